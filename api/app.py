@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -22,8 +23,10 @@ from api.problems import EXCEPTION_HANDLERS
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
+from security.auth import TokenAuthenticationMiddleware, provide_actor
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
+from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"
 
@@ -59,25 +62,36 @@ def _openapi(settings: Settings) -> OpenAPIConfig | None:
     )
 
 
+class MetricsController(PrometheusController):
+    """Prometheus metrics; scraped by the monitoring system, not by people (keep it off the public proxy)."""
+
+    path = "/metrics"
+    opt = {"exclude_from_auth": True}
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
+    tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, PrometheusController]
+    route_handlers: list[Any] = [healthz, readyz, MetricsController]
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
     frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies={"db_session": Provide(provide_db_session), "actor": Provide(provide_actor)},
         lifespan=[_resources],
-        middleware=[prometheus.middleware],
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens, public_docs=not settings.is_production),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi(settings),
         cors_config=cors,
         request_max_body_size=settings.http.max_image_bytes * frames + 64 * 1024,
         debug=settings.debug and not settings.is_production,
         logging_config=None,
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "tokens": tokens}),
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.

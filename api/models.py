@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.db import Base
-
 # Import each domain package's models here so their tables join Base.metadata.
+import security.models  # noqa: F401
+from core.db import Base
 
 metadata = Base.metadata

@@ -192,3 +192,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> No
     for item in items:
         if "backend" in getattr(item, "fixturenames", ()) and "[postgres" in item.name:
             item.add_marker(pytest.mark.postgres)
+
+
+# ---- people and tokens -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token_for(app: Litestar) -> Callable[..., dict[str, str]]:
+    """Authorization headers carrying a real signed access token for an actor (bypasses login and MFA)."""
+    from security.actor import Actor
+
+    def build(actor: Actor) -> dict[str, str]:
+        token, _ = app.state.tokens.issue_access_token(actor)
+        return {"Authorization": f"Bearer {token}"}
+
+    return build
+
+
+@pytest.fixture
+def make_staff(db: Database) -> Callable[..., Any]:
+    """Create a staff account (and its team when given a team name); returns its Actor."""
+    from security.actor import Actor, Role
+    from security.models import StaffUser, Team
+
+    async def build(role: Role | str, *, username: str | None = None, team: str | None = None) -> Actor:
+        role = Role(role)
+        async with db.transaction() as s:
+            team_row = None
+            if team is not None:
+                from sqlalchemy import select
+
+                team_row = (await s.execute(select(Team).where(Team.name == team))).scalar_one_or_none()
+                if team_row is None:
+                    team_row = Team(name=team, region=team)
+                    s.add(team_row)
+                    await s.flush()
+            user = StaffUser(
+                username=username or f"{role.value}-{uuid.uuid4().hex[:8]}",
+                display_name=f"Test {role.value}",
+                role=role.value,
+                team_id=team_row.id if team_row else None,
+                password_hash="!test-account-without-password",
+            )
+            s.add(user)
+            await s.flush()
+            return Actor(id=user.id, role=role, team_id=user.team_id)
+
+    return build
