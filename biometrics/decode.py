@@ -2,15 +2,18 @@
 
 Rules, in order:
 
-- the type comes from the content (magic bytes), never from a file name or a declared content type; only JPEG and
-  PNG are accepted, and Pillow is told to try only the format the magic bytes claim;
-- the byte size, the dimensions and the pixel count are checked from the header, before any pixel is decoded, with
-  our own limits (Pillow's global ``MAX_IMAGE_PIXELS`` is only a second line);
-- multi-frame images (animated PNG) are rejected, not reduced to their first frame: a check-in is one still picture;
-- the whole image is decoded eagerly so a truncated file fails here, and Pillow's global ``LOAD_TRUNCATED_IMAGES``
-  must be off (importing ``face_recognition`` turns it on, which is one reason this package does not import it);
+- the type comes from the content (magic bytes), never from a file name or a declared content type; only JPEG
+  and PNG are accepted, and Pillow is told to try only the format the magic bytes claim;
+- the byte size, the dimensions and the pixel count are checked from the header, before any pixel is decoded,
+  with our own limits (Pillow's global ``MAX_IMAGE_PIXELS`` is only a second line);
+- multi-frame images (animated PNG) are rejected, not reduced to their first frame: a check-in is one still
+  picture;
+- the whole image is decoded eagerly so a truncated file fails here, and Pillow's global
+  ``LOAD_TRUNCATED_IMAGES`` must be off (importing ``face_recognition`` turns it on, which is one reason this
+  package does not import it);
 - the EXIF orientation is applied; CMYK, 16-bit, palette, grey and alpha images become 8-bit RGB;
-- large JPEGs are decoded at a reduced DCT scale (``draft``) and everything is downscaled to the analysis size.
+- large JPEGs are decoded at a reduced DCT scale (``draft``) and everything is downscaled to the analysis
+  size.
 
 Each rejection carries one reason code (:class:`DecodeReason`).
 """

@@ -1,14 +1,15 @@
-"""dlib models: HOG face detector, 5-point landmarks, ResNet face encoder (and, optionally, 68-point landmarks).
+"""dlib models: HOG face detector, 5-point landmarks, ResNet face encoder (and, optionally, 68-point
+landmarks).
 
-These are the models ``face_recognition`` 1.3.0 uses, loaded from the ``face_recognition_models`` files and driven
-through dlib directly, computing exactly what ``face_recognition.face_locations(model="hog")`` and
-``face_recognition.face_encodings(model="small", num_jitters=1)`` compute. ``face_recognition`` itself is not imported
-because its import (a) sets ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process, (b) loads the
-68-point and CNN models whatever the policy says (about 120 MB more per worker), and (c) calls ``quit()`` when
-``face_recognition_models`` cannot be imported.
+These are the models ``face_recognition`` 1.3.0 uses, loaded from the ``face_recognition_models`` files and
+driven through dlib directly, computing exactly what ``face_recognition.face_locations(model="hog")`` and
+``face_recognition.face_encodings(model="small", num_jitters=1)`` compute. ``face_recognition`` itself is not
+imported because its import (a) sets ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process,
+(b) loads the 68-point and CNN models whatever the policy says (about 120 MB more per worker), and (c) calls
+``quit()`` when ``face_recognition_models`` cannot be imported.
 
-Licence: the 5-point landmark model, the encoder and the HOG detector are public domain; the 68-point landmark model
-was trained on iBUG 300-W, whose owners forbid commercial use. It is loaded only when a policy sets
+Licence: the 5-point landmark model, the encoder and the HOG detector are public domain; the 68-point landmark
+model was trained on iBUG 300-W, whose owners forbid commercial use. It is loaded only when a policy sets
 ``use_68_point_model`` (used for BLINK challenges only) and never by default.
 """
 
@@ -29,7 +30,7 @@ _lock = threading.Lock()
 
 def _models_module() -> Any:
     try:
-        import face_recognition_models  # noqa: PLC0415  (imported lazily: it is slow and needs pkg_resources)
+        import face_recognition_models
     except Exception as exc:  # face_recognition_models fails with ImportError or pkg_resources errors
         raise ImportError(
             "face_recognition_models could not be imported (is setuptools<82 installed for pkg_resources?)"
@@ -41,7 +42,7 @@ class Models:
     """The loaded dlib models; build with :func:`models`."""
 
     def __init__(self, with_68_point: bool) -> None:
-        import dlib  # noqa: PLC0415
+        import dlib
 
         frm = _models_module()
         self.dlib = dlib

@@ -1,14 +1,15 @@
 """Challenge-response liveness over a short burst of frames.
 
-The server issues a random nonce per check-in prompt; the challenge (turn left, turn right, nod, and blink only when
-the 68-point model is enabled) is derived from it with HMAC-SHA256, so the device cannot choose an easy one and the
-server can recompute it at verification. The wearer answers with 2-5 frames, the first looking at the camera.
-Directions are those of the wearer in the picture as the camera took it (not a mirrored preview): TURN_LEFT means the
-wearer turns to their own left, so the nose moves towards the right of the image.
+The server issues a random nonce per check-in prompt; the challenge (turn left, turn right, nod, and blink
+only when the 68-point model is enabled) is derived from it with HMAC-SHA256, so the device cannot choose an
+easy one and the server can recompute it at verification. The wearer answers with 2-5 frames, the first
+looking at the camera. Directions are those of the wearer in the picture as the camera took it (not a mirrored
+preview): TURN_LEFT means the wearer turns to their own left, so the nose moves towards the right of the
+image.
 
-The judgement uses landmark geometry only: the yaw estimate from the 5-point landmarks for turns, the vertical nose
-offset for nods, and the eye aspect ratio for blinks. Identical frames (same SHA-256), near-identical encodings and
-landmarks that do not move are refused; every frame must show the same person as the first. See
+The judgement uses landmark geometry only: the yaw estimate from the 5-point landmarks for turns, the vertical
+nose offset for nods, and the eye aspect ratio for blinks. Identical frames (same SHA-256), near-identical
+encodings and landmarks that do not move are refused; every frame must show the same person as the first. See
 ``biometrics/README.md`` for what this does and does not stop.
 """
 
@@ -84,7 +85,7 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
     ]
     min_frame_distance = round(min(pairwise), 4)
     identity = round(float(distances(encodings[0], encodings[1:]).max()), 4)  # type: ignore[arg-type]
-    shapes = [normalised_landmarks(np.asarray(frame.measures.landmarks)) for frame in frames]  # type: ignore[union-attr]
+    shapes = [normalised_landmarks(np.asarray(f.measures.landmarks)) for f in frames]  # type: ignore[union-attr]
     motion = round(max(float(np.abs(shape - shapes[0]).mean()) for shape in shapes[1:]), 4)
     measures: dict[str, float | None] = {
         "landmark_motion": motion,

@@ -1,10 +1,10 @@
 """Distances, decision bands and the replay check.
 
 Several references: the decision uses the minimum distance over all of a wearer's references (at most
-``policy.max_references``). References are enrolment photos taken in person by a field officer, so each is trusted;
-the closest one is the best evidence, and an older or poorer reference cannot drag a genuine check-in into review the
-way an average would. The cost is a slightly higher false match rate (an impostor gets several chances), which is why
-the number of references is capped.
+``policy.max_references``). References are enrolment photos taken in person by a field officer, so each is
+trusted; the closest one is the best evidence, and an older or poorer reference cannot drag a genuine check-in
+into review the way an average would. The cost is a slightly higher false match rate (an impostor gets several
+chances), which is why the number of references is capped.
 """
 
 from __future__ import annotations

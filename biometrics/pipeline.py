@@ -1,8 +1,8 @@
 """The top-level API, built to run in worker processes.
 
-Every function here is module-level, takes and returns picklable values (bytes, numpy arrays, msgspec Structs) and
-does no I/O. Use :func:`warm_up` as the pool initializer so the models load once per worker, not on the first
-check-in::
+Every function here is module-level, takes and returns picklable values (bytes, numpy arrays, msgspec Structs)
+and does no I/O. Use :func:`warm_up` as the pool initializer so the models load once per worker, not on the
+first check-in::
 
     with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"), initializer=warm_up) as pool:
         verification = pool.submit(verify_checkin, frames, references, previous, challenge, policy).result()
@@ -54,7 +54,7 @@ def analyse_image(
     image_bytes: bytes, policy: BiometricPolicy = DEFAULT_POLICY, *, check_pose: bool = True
 ) -> ImageAnalysis:
     """Decode, detect, measure and encode one image. Never raises for a bad upload: see ``reasons``."""
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     try:
         decoded = decode_image(image_bytes, policy.decode)
@@ -107,12 +107,13 @@ def verify_checkin(
 ) -> Verification:
     """Verify a check-in burst against a wearer's references.
 
-    ``frames``: the burst, first frame looking at the camera (it is the probe). ``references``: decrypted enrolment
-    templates. ``previous``: (image SHA-256, template) of this wearer's earlier check-ins, for the replay check.
-    ``challenge``: the one derived from this prompt's nonce (``liveness.derive_challenge``); None skips liveness
-    (a single-photo check-in), which the result records.
+    ``frames``: the burst, first frame looking at the camera (it is the probe). ``references``: decrypted
+    enrolment templates. ``previous``: (image SHA-256, template) of this wearer's earlier check-ins, for the
+    replay check. ``challenge``: the one derived from this prompt's nonce (``liveness.derive_challenge``);
+    None skips liveness (a single-photo check-in), which the result records.
 
-    REJECTED: unusable probe (retry advised) or no match. REFERRED: refer band, suspected replay or failed liveness.
+    REJECTED: unusable probe (retry advised) or no match. REFERRED: refer band, suspected replay or failed
+    liveness.
     VERIFIED: accept band, live, not a replay.
     """
     refs = list(references)[: policy.max_references]

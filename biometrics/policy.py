@@ -1,7 +1,7 @@
 """The biometric policy: every threshold a decision depends on, versioned as one value.
 
-A decision records ``policy.version`` so a reviewer can tell which limits were in force. Change a limit, change the
-version.
+A decision records ``policy.version`` so a reviewer can tell which limits were in force. Change a limit,
+change the version.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class LivenessLimits(msgspec.Struct, frozen=True, kw_only=True):
     min_nod_ratio: float = 0.08
     #: Relative drop of the eye aspect ratio a BLINK challenge must show (68-point model only).
     min_blink_drop: float = 0.25
-    #: Landmarks (normalised by inter-eye distance) moving less than this between all frames means a still picture.
+    #: Landmarks (normalised by inter-eye distance) moving less than this between all frames means a still
+    #: picture.
     min_landmark_motion: float = 0.02
     #: Two frames whose encodings are closer than this are treated as the same picture.
     min_frame_distance: float = 0.005

@@ -1,12 +1,13 @@
 """Quality measurements and gates for one face.
 
-Pose comes from the dlib 5-point landmarks (eye corners and the base of the nose): roll is the angle of the line
-between the eye centres; yaw is estimated from how far the base of the nose sits sideways from the midpoint between
-the eyes, in units of the inter-eye distance, through ``atan(offset / NOSE_DEPTH)`` with a generic face depth. It is
-an estimate good for gates and for the direction and rough size of a head turn, not a measured angle.
+Pose comes from the dlib 5-point landmarks (eye corners and the base of the nose): roll is the angle of the
+line between the eye centres; yaw is estimated from how far the base of the nose sits sideways from the
+midpoint between the eyes, in units of the inter-eye distance, through ``atan(offset / NOSE_DEPTH)`` with a
+generic face depth. It is an estimate good for gates and for the direction and rough size of a head turn, not
+a measured angle.
 
-Sharpness (variance of the Laplacian) and exposure are measured on the 150x150 aligned face crop, so the figures do
-not depend on the photo's resolution.
+Sharpness (variance of the Laplacian) and exposure are measured on the 150x150 aligned face crop, so the
+figures do not depend on the photo's resolution.
 """
 
 from __future__ import annotations

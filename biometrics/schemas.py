@@ -1,7 +1,7 @@
 """Results returned by the pipeline: msgspec Structs, picklable, safe to send between worker processes.
 
-``encoding`` fields hold the 128-d template as a float64 numpy array; they are for the caller to encrypt and store
-(see :mod:`biometrics.templates`) and must never be logged. :func:`to_loggable` strips them.
+``encoding`` fields hold the 128-d template as a float64 numpy array; they are for the caller to encrypt and
+store (see :mod:`biometrics.templates`) and must never be logged. :func:`to_loggable` strips them.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 A template is stored as 128 little-endian float32 values (512 bytes; the float64 to float32 rounding changes
 distances by under 1e-6), encrypted with AES-256-GCM under a fresh 96-bit nonce. The associated data binds the
-subject id, the template version, the model id and the key id, so a ciphertext copied onto another wearer's record,
-or relabelled with another key id, fails to decrypt. Each sealed template carries its key id; a
-:class:`TemplateKeyring` holds the current key for encryption and older keys for decryption, and :func:`reencrypt`
-moves a template to the current key (rotation). Deleting a key from the keyring crypto-erases its templates.
+subject id, the template version, the model id and the key id, so a ciphertext copied onto another wearer's
+record, or relabelled with another key id, fails to decrypt. Each sealed template carries its key id; a
+:class:`TemplateKeyring` holds the current key for encryption and older keys for decryption, and
+:func:`reencrypt` moves a template to the current key (rotation). Deleting a key from the keyring
+crypto-erases its templates.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def seal(keyring: TemplateKeyring, encoding: np.ndarray, subject_id: str, model_
 
 
 def open_sealed(keyring: TemplateKeyring, sealed: SealedTemplate, subject_id: str) -> np.ndarray:
-    """Decrypt a template for ``subject_id``; raise :class:`TemplateError` if it belongs elsewhere or was altered."""
+    """Decrypt for ``subject_id``; :class:`TemplateError` if the template belongs elsewhere or was altered."""
     if sealed.template_version != TEMPLATE_VERSION:
         raise TemplateError(f"unsupported template version {sealed.template_version}")
     if len(sealed.ciphertext) < _NONCE_BYTES + 16:
@@ -100,8 +101,8 @@ def open_sealed(keyring: TemplateKeyring, sealed: SealedTemplate, subject_id: st
         plain = keyring.cipher(sealed.key_id).decrypt(nonce, body, aad)
     except InvalidTag:
         raise TemplateError(
-            "the template does not decrypt for this subject, version, model and key: it was moved from another "
-            "record or altered"
+            "the template does not decrypt for this subject, version, model and key: "
+            "it was moved from another record or altered"
         ) from None
     return template_from_bytes(plain)
 
