@@ -1,7 +1,7 @@
 """Fetch the face_recognition 1.3.0 test photos into the test cache when ../shared/faces is absent.
 
-Runs ``python -m pip download --no-deps --no-binary :all: face_recognition==1.3.0`` into a temporary folder and
-extracts ``tests/test_images/`` from the source distribution to
+Runs ``python -m pip download --no-deps --no-binary :all: face_recognition==1.3.0`` into a temporary
+folder and extracts ``tests/test_images/`` from the source distribution to
 ``~/.cache/emon/face_recognition-1.3.0/tests/test_images`` (or under ``$XDG_CACHE_HOME``).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.faces import CACHE_FACES  # noqa: E402
+from tests.faces import CACHE_FACES
 
 MEMBER_PREFIX = "tests/test_images/"
 
@@ -79,4 +79,4 @@ def fetch(destination: Path = CACHE_FACES) -> Path:
 
 
 if __name__ == "__main__":
-    print(fetch())  # noqa: T201
+    print(fetch())
