@@ -49,7 +49,8 @@ def compare(first: Path, second: Path, as_json: bool) -> None:
     analyses = [analyse_image(_read(path), policy) for path in (first, second)]
     distance = band = None
     if all(a.encoding is not None for a in analyses):
-        distance = round(float(np.linalg.norm(analyses[0].encoding - analyses[1].encoding)), 4)  # type: ignore[operator]
+        first_encoding, second_encoding = analyses[0].encoding, analyses[1].encoding
+        distance = round(float(np.linalg.norm(first_encoding - second_encoding)), 4)  # type: ignore[operator]
         band = matching.band(distance, policy).value if all(a.usable for a in analyses) else "REJECT"
     if as_json:
         click.echo(

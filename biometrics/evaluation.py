@@ -200,7 +200,7 @@ def evaluate(
         at_target = _row(threshold, genuine, impostor)
     zero_bound = None
     if at_target is not None and at_target.false_matches == 0:
-        zero_bound = round(3 / len(impostor), 6)
+        zero_bound = round(min(1.0, 3 / len(impostor)), 6)
     return Report(
         genuine=len(genuine),
         impostor=len(impostor),

@@ -86,7 +86,9 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
     min_frame_distance = round(min(pairwise), 4)
     identity = round(float(distances(encodings[0], encodings[1:]).max()), 4)  # type: ignore[arg-type]
     shapes = [normalised_landmarks(np.asarray(f.measures.landmarks)) for f in frames]  # type: ignore[union-attr]
-    motion = round(max(float(np.abs(shape - shapes[0]).mean()) for shape in shapes[1:]), 4)
+    # The largest move of any landmark relative to the eyes: translation, scale and roll are factored out, so
+    # a photo slid or tilted in front of the camera does not count as movement.
+    motion = round(max(float(np.linalg.norm(shape - shapes[0], axis=1).max()) for shape in shapes[1:]), 4)
     measures: dict[str, float | None] = {
         "landmark_motion": motion,
         "min_frame_distance": min_frame_distance,

@@ -44,9 +44,9 @@ class LivenessLimits(msgspec.Struct, frozen=True, kw_only=True):
     min_nod_ratio: float = 0.08
     #: Relative drop of the eye aspect ratio a BLINK challenge must show (68-point model only).
     min_blink_drop: float = 0.25
-    #: Landmarks (normalised by inter-eye distance) moving less than this between all frames means a still
-    #: picture.
-    min_landmark_motion: float = 0.02
+    #: No landmark moving more than this (in inter-eye distances, relative to the eyes) from the first frame
+    #: means a still picture.
+    min_landmark_motion: float = 0.05
     #: Two frames whose encodings are closer than this are treated as the same picture.
     min_frame_distance: float = 0.005
     #: Every frame of a burst must show the same person as the first: distance at most this.

@@ -1,6 +1,6 @@
 """Synthetic frames made from real photos, for liveness and quality specifications.
 
-``turned``: a smooth local warp that moves the base of the nose sideways relative to the eyes, which is what
+``warped``: a smooth local warp that moves the base of the nose sideways relative to the eyes, which is what
 the landmark yaw estimate looks at. It proves the judgement follows the landmarks through the real detector
 and landmark model in the right direction; it is not a real head turn (no occlusion, no perspective).
 """
