@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from biometrics.decode import DecodeError, DecodeReason, decode_image
@@ -200,3 +203,23 @@ def test_decode_errors_survive_pickling_between_processes() -> None:
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301  (our own object)
     assert copy.reason is DecodeReason.TRUNCATED
     assert copy.message == "cut short"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_either_decode_or_raise_a_decode_error(data: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_image(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=4000), st.binary(min_size=1, max_size=16))
+def test_a_damaged_jpeg_never_escapes_as_anything_but_a_decode_error(offset: int, noise: bytes) -> None:
+    data = bytearray(_SAMPLE_JPEG)
+    position = offset % len(data)
+    data[position : position + len(noise)] = noise
+    with contextlib.suppress(DecodeError):
+        decode_image(bytes(data))
+
+
+_SAMPLE_JPEG = encode_image(gradient(96, 64), quality=80)
