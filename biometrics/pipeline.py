@@ -12,8 +12,10 @@ Nothing here logs an image or a template.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
 from biometrics import engine, liveness, matching, quality
@@ -54,8 +56,6 @@ def analyse_image(
     image_bytes: bytes, policy: BiometricPolicy = DEFAULT_POLICY, *, check_pose: bool = True
 ) -> ImageAnalysis:
     """Decode, detect, measure and encode one image. Never raises for a bad upload: see ``reasons``."""
-    import hashlib
-
     try:
         decoded = decode_image(image_bytes, policy.decode)
     except DecodeError as exc:
@@ -65,24 +65,25 @@ def analyse_image(
     m = engine.models(policy.use_68_point_model)
     rgb = decoded.rgb
     faces = engine.detect(m, rgb, policy.upsample, policy.upsample_retry)
-    common = {
-        "sha256": decoded.sha256,
-        "format": decoded.format,
-        "original_size": (decoded.original_width, decoded.original_height),
-        "analysed_size": (rgb.shape[1], rgb.shape[0]),
-        "face_count": len(faces),
-    }
+    found = ImageAnalysis(
+        sha256=decoded.sha256,
+        format=decoded.format,
+        original_size=(decoded.original_width, decoded.original_height),
+        analysed_size=(rgb.shape[1], rgb.shape[0]),
+        face_count=len(faces),
+    )
     if not faces:
-        return ImageAnalysis(**common, reasons=(Reason.NO_FACE,))
+        return msgspec.structs.replace(found, reasons=(Reason.NO_FACE,))
     if len(faces) > 1:
-        return ImageAnalysis(**common, reasons=(Reason.MULTIPLE_FACES,))
+        return msgspec.structs.replace(found, reasons=(Reason.MULTIPLE_FACES,))
     face = faces[0]
     ear = None
     if policy.use_68_point_model:
         ear = quality.eye_aspect_ratio(engine.landmarks_68(m, rgb, face))
     measures = quality.measure(face.landmarks, face.box, rgb.shape, engine.face_chip(m, rgb, face), ear)
     reasons = quality.gate(measures, policy.quality, check_pose=check_pose)
-    return ImageAnalysis(**common, measures=measures, reasons=reasons, encoding=engine.encode(m, rgb, face))
+    encoding = engine.encode(m, rgb, face)
+    return msgspec.structs.replace(found, measures=measures, reasons=reasons, encoding=encoding)
 
 
 def analyse_enrolment(image_bytes: bytes, policy: BiometricPolicy = DEFAULT_POLICY) -> EnrolmentResult:
