@@ -97,7 +97,8 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
         return fail(Reason.LIVENESS_REPEATED_FRAME, **measures)
     if identity > limits.max_intra_burst_distance:
         return fail(Reason.LIVENESS_IDENTITY_CHANGED, **measures)
-    if motion < limits.min_landmark_motion:
+    if motion < limits.min_landmark_motion and kind is not ChallengeKind.BLINK:
+        # A blink barely moves the 5-point landmarks (eye corners, nose): its evidence is the eye ratio.
         return fail(Reason.LIVENESS_NO_MOVEMENT, **measures)
 
     first, rest = observed[0], observed[1:]

@@ -118,6 +118,26 @@ def verify_checkin(
     VERIFIED: accept band, live, not a replay.
     """
     refs = list(references)[: policy.max_references]
+    if any(np.shape(reference) != (128,) for reference in refs):
+        raise ValueError("references must be 128-d face templates")
+    if not 1 <= len(frames) <= policy.liveness.max_frames:
+        # Checked before any decoding, so an oversized burst costs nothing.
+        return Verification(
+            decision=Decision.REJECTED,
+            reasons=(Reason.LIVENESS_FRAME_COUNT,),
+            retry_advised=True,
+            distance=None,
+            band=None,
+            best_reference=None,
+            replay_distance=None,
+            image_sha256=(),
+            probe=None,
+            frames=(),
+            liveness=None,
+            accept_distance=policy.accept_distance,
+            refer_distance=policy.refer_distance,
+            provenance=provenance(policy),
+        )
     analyses = tuple(
         analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames)
     )
@@ -152,8 +172,7 @@ def verify_checkin(
 
     if not refs:
         return result(Decision.REJECTED, [Reason.NO_REFERENCES])
-    if probe is None:
-        return result(Decision.REJECTED, [Reason.NO_FACE])
+    assert probe is not None
     if not probe.usable:
         return result(Decision.REJECTED, probe.reasons)
     assert probe.encoding is not None

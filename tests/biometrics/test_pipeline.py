@@ -219,3 +219,11 @@ def test_verification_runs_in_a_spawned_worker_pool(analysed: Analyse, photo_byt
         future = pool.submit(verify_checkin, frames, references, [], None, DEFAULT_POLICY)
         result = future.result(timeout=120)
     assert result.decision is Decision.VERIFIED
+
+
+def test_a_burst_of_more_frames_than_the_policy_allows_is_refused_before_decoding(analysed: Analyse) -> None:
+    frames = [b"not decoded"] * (DEFAULT_POLICY.liveness.max_frames + 1)
+    result = verify_checkin(frames, [template(analysed, "obama.jpg")], [], None)
+    assert result.decision is Decision.REJECTED
+    assert result.reasons == (Reason.LIVENESS_FRAME_COUNT,)
+    assert result.frames == ()
