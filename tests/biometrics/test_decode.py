@@ -223,3 +223,26 @@ def test_a_damaged_jpeg_never_escapes_as_anything_but_a_decode_error(offset: int
 
 
 _SAMPLE_JPEG = encode_image(gradient(96, 64), quality=80)
+
+
+def test_a_multi_picture_jpeg_from_a_phone_is_read_as_its_primary_image() -> None:
+    primary, preview = Image.new("RGB", (60, 40), (200, 0, 0)), Image.new("RGB", (60, 40), (0, 0, 200))
+    buffer = io.BytesIO()
+    primary.save(buffer, "MPO", save_all=True, append_images=[preview])
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.rgb.shape == (40, 60, 3)
+    assert decoded.rgb[..., 0].mean() > 150
+    assert decoded.rgb[..., 2].mean() < 50
+
+
+def test_a_16_bit_colour_png_decodes_to_8_bit_rgb() -> None:
+    import cv2
+
+    wide = np.zeros((40, 50, 3), np.uint16)
+    wide[..., 2] = 65535  # OpenCV writes BGR: full red
+    ok, data = cv2.imencode(".png", wide)
+    assert ok
+    decoded = decode_image(data.tobytes())
+    assert decoded.rgb.dtype == np.uint8
+    assert decoded.rgb[..., 0].min() == 255
+    assert decoded.rgb[..., 2].max() == 0
