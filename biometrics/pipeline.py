@@ -120,29 +120,7 @@ def verify_checkin(
     refs = list(references)[: policy.max_references]
     if any(np.shape(reference) != (128,) for reference in refs):
         raise ValueError("references must be 128-d face templates")
-    if not 1 <= len(frames) <= policy.liveness.max_frames:
-        # Checked before any decoding, so an oversized burst costs nothing.
-        return Verification(
-            decision=Decision.REJECTED,
-            reasons=(Reason.LIVENESS_FRAME_COUNT,),
-            retry_advised=True,
-            distance=None,
-            band=None,
-            best_reference=None,
-            replay_distance=None,
-            image_sha256=(),
-            probe=None,
-            frames=(),
-            liveness=None,
-            accept_distance=policy.accept_distance,
-            refer_distance=policy.refer_distance,
-            provenance=provenance(policy),
-        )
-    analyses = tuple(
-        analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames)
-    )
-    hashes = tuple(a.sha256 for a in analyses)
-    probe = analyses[0] if analyses else None
+    analyses: tuple[ImageAnalysis, ...] = ()
 
     def result(
         decision: Decision,
@@ -161,8 +139,8 @@ def verify_checkin(
             band=None if distance is None else matching.band(distance, policy),
             best_reference=best,
             replay_distance=None if replay is None else round(replay, 4),
-            image_sha256=hashes,
-            probe=probe,
+            image_sha256=tuple(a.sha256 for a in analyses),
+            probe=analyses[0] if analyses else None,
             frames=analyses,
             liveness=live,
             accept_distance=policy.accept_distance,
@@ -170,9 +148,16 @@ def verify_checkin(
             provenance=provenance(policy),
         )
 
+    # Both checked before any decoding, so a wrong request costs nothing.
     if not refs:
         return result(Decision.REJECTED, [Reason.NO_REFERENCES])
-    assert probe is not None
+    if not 1 <= len(frames) <= policy.liveness.max_frames:
+        return result(Decision.REJECTED, [Reason.LIVENESS_FRAME_COUNT])
+    analyses = tuple(
+        analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames)
+    )
+    hashes = {a.sha256 for a in analyses}
+    probe = analyses[0]
     if not probe.usable:
         return result(Decision.REJECTED, probe.reasons)
     assert probe.encoding is not None
@@ -187,7 +172,7 @@ def verify_checkin(
         earlier += refs
     replay = matching.replay_distance(probe.encoding, earlier)
     earlier_hashes = {sha for sha, _ in previous}
-    if (replay is not None and replay < policy.replay_distance) or earlier_hashes.intersection(hashes):
+    if (replay is not None and replay < policy.replay_distance) or not hashes.isdisjoint(earlier_hashes):
         reasons.append(Reason.SUSPECTED_REPLAY)
     live = liveness.judge(challenge, analyses, policy) if challenge is not None else None
     if live is not None and not live.passed:
