@@ -36,7 +36,7 @@ async def _post_posture(client: Client, key: DeviceKey, token: str, **header_ove
     return await client.post(POSTURE_PATH, content=body, headers=headers)
 
 
-async def _enrolled(client: Client, make_staff, token_for, kind: str = "watch") -> tuple[DeviceKey, str, Actor]:  # type: ignore[no-untyped-def]
+async def _enrolled(client: Client, make_staff, token_for, kind: str = "watch") -> tuple[DeviceKey, str, Actor]:
     officer = await make_staff(Role.FIELD_OFFICER, team="north")
     key = new_device_key()
     await enrol(client, token_for(officer), key, kind)
@@ -45,7 +45,7 @@ async def _enrolled(client: Client, make_staff, token_for, kind: str = "watch") 
 
 async def test_enrolment_records_the_key_posture_and_an_audit_entry(
     client: Client, make_staff, token_for, db: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     officer = await make_staff(Role.FIELD_OFFICER, team="north")
     key = new_device_key()
     device = await enrol(client, token_for(officer), key)
@@ -67,7 +67,7 @@ async def test_enrolment_records_the_key_posture_and_an_audit_entry(
 
 async def test_a_caseworker_cannot_enrol_and_an_officer_sees_only_their_team(
     client: Client, make_staff, token_for
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     caseworker = await make_staff(Role.CASEWORKER)
     key = new_device_key()
     refused = await client.post(
@@ -104,14 +104,14 @@ async def test_p256_keys_in_pem_are_accepted_and_rsa_is_not() -> None:
         parse_public_key(rsa_pem)
 
 
-async def test_a_signed_request_with_the_device_token_is_accepted(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_signed_request_with_the_device_token_is_accepted(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     response = await _post_posture(client, key, token)
     assert response.status_code == 201, response.text
     assert response.json()["device_id"] == key.device_id
 
 
-async def test_a_replayed_request_is_refused(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_replayed_request_is_refused(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     nonce = uuid.uuid4().hex
     assert (await _post_posture(client, key, token, nonce=nonce)).status_code == 201
@@ -119,19 +119,19 @@ async def test_a_replayed_request_is_refused(client: Client, make_staff, token_f
     assert replay.status_code == 401
 
 
-async def test_a_stale_or_future_timestamp_is_refused(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stale_or_future_timestamp_is_refused(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     assert (await _post_posture(client, key, token, timestamp=int(time.time()) - 600)).status_code == 401
     assert (await _post_posture(client, key, token, timestamp=int(time.time()) + 600)).status_code == 401
 
 
-async def test_a_signature_by_another_key_is_refused(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_signature_by_another_key_is_refused(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     response = await _post_posture(client, key, token, signer=ed25519.Ed25519PrivateKey.generate())
     assert response.status_code == 401
 
 
-async def test_a_tampered_body_is_refused(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_tampered_body_is_refused(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     signed = json.dumps(POSTURE).encode()
     headers = key.headers("POST", POSTURE_PATH, signed)
@@ -142,20 +142,20 @@ async def test_a_tampered_body_is_refused(client: Client, make_staff, token_for)
 
 async def test_one_devices_token_with_another_devices_signature_is_refused(
     client: Client, make_staff, token_for
-) -> None:  # type: ignore[no-untyped-def]
-    first, first_token, officer = await _enrolled(client, make_staff, token_for)
+) -> None:
+    _, first_token, officer = await _enrolled(client, make_staff, token_for)
     second = new_device_key()
     await enrol(client, token_for(officer), second)
     response = await _post_posture(client, second, first_token)
     assert response.status_code == 401
 
 
-async def test_a_staff_token_cannot_call_a_device_route(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_staff_token_cannot_call_a_device_route(client: Client, make_staff, token_for) -> None:
     key, _, officer = await _enrolled(client, make_staff, token_for)
     assert (await _post_posture(client, key, token_for(officer)["Authorization"][7:])).status_code == 403
 
 
-async def test_a_suspended_device_loses_its_token_and_cannot_get_another(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_suspended_device_loses_its_token_and_cannot_get_another(client: Client, make_staff, token_for) -> None:
     key, token, _ = await _enrolled(client, make_staff, token_for)
     supervisor = await make_staff(Role.SUPERVISOR)
     changed = await client.post(
@@ -169,7 +169,7 @@ async def test_a_suspended_device_loses_its_token_and_cannot_get_another(client:
     assert (await client.post(path, content=b"", headers=key.headers("POST", path))).status_code == 401
 
 
-async def test_a_watch_acts_only_for_its_own_wearer(app: Litestar, make_staff, token_for, db: Database) -> None:  # type: ignore[no-untyped-def]
+async def test_a_watch_acts_only_for_its_own_wearer(app: Litestar, make_staff, token_for, db: Database) -> None:
     @get(
         "/test/wearers/{wearer_id:uuid}/whoami",
         guards=[requires(Role.WATCH)],

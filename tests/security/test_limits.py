@@ -52,7 +52,7 @@ async def test_the_limiter_counts_within_a_window_and_reports_what_is_left() -> 
     assert 0 < results[-1].reset_seconds <= 60
 
 
-async def test_api_responses_carry_rate_limit_headers_and_the_limit_answers_429(settings_for, db, make_staff) -> None:  # type: ignore[no-untyped-def]
+async def test_api_responses_carry_rate_limit_headers_and_the_limit_answers_429(settings_for, db, make_staff) -> None:
     app = create_app(settings_for(EMON_SECURITY_API_RATE_PER_MINUTE="3"))
     actor = await make_staff(Role.CASEWORKER)
     token, _ = app.state.tokens.issue_access_token(actor)
@@ -67,7 +67,7 @@ async def test_api_responses_carry_rate_limit_headers_and_the_limit_answers_429(
     assert responses[3].headers["content-type"] == "application/problem+json"
 
 
-async def test_probes_are_never_rate_limited(settings_for, db) -> None:  # type: ignore[no-untyped-def]
+async def test_probes_are_never_rate_limited(settings_for, db) -> None:
     app = create_app(settings_for(EMON_SECURITY_API_RATE_PER_MINUTE="1"))
     async with AsyncTestClient(app, base_url="http://testserver.local") as client:
         codes = [(await client.get("/healthz")).status_code for _ in range(3)]
@@ -75,7 +75,7 @@ async def test_probes_are_never_rate_limited(settings_for, db) -> None:  # type:
 
 
 @pytest.mark.redis
-async def test_the_rate_limit_is_shared_by_two_instances(redis_settings, db, make_staff) -> None:  # type: ignore[no-untyped-def]
+async def test_the_rate_limit_is_shared_by_two_instances(redis_settings, db, make_staff) -> None:
     settings = redis_settings(EMON_SECURITY_API_RATE_PER_MINUTE="4")
     actor = await make_staff(Role.CASEWORKER)
     async with _two_instances(settings) as (a, b):
@@ -86,7 +86,7 @@ async def test_the_rate_limit_is_shared_by_two_instances(redis_settings, db, mak
 
 
 @pytest.mark.redis
-async def test_the_login_lockout_is_shared_by_two_instances(redis_settings, db, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_the_login_lockout_is_shared_by_two_instances(redis_settings, db, make_account) -> None:
     account = await make_account()
     async with _two_instances(redis_settings()) as (a, b):
         for i in range(10):
@@ -98,7 +98,7 @@ async def test_the_login_lockout_is_shared_by_two_instances(redis_settings, db, 
 
 
 @pytest.mark.redis
-async def test_a_nonce_used_on_one_instance_is_refused_by_the_other(redis_settings, db, make_staff) -> None:  # type: ignore[no-untyped-def]
+async def test_a_nonce_used_on_one_instance_is_refused_by_the_other(redis_settings, db, make_staff) -> None:
     officer = await make_staff(Role.FIELD_OFFICER, team="north")
     async with _two_instances(redis_settings()) as (a, b):
         staff_token, _ = a.app.state.tokens.issue_access_token(officer)
@@ -115,7 +115,7 @@ async def test_a_nonce_used_on_one_instance_is_refused_by_the_other(redis_settin
 
 
 @pytest.mark.redis
-async def test_a_revocation_on_one_instance_holds_on_the_other(redis_settings, db, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_a_revocation_on_one_instance_holds_on_the_other(redis_settings, db, make_account) -> None:
     from tests.security.conftest import sign_in
 
     account = await make_account()
@@ -141,7 +141,7 @@ def test_forwarded_for_is_walked_from_the_right_past_trusted_proxies() -> None:
     assert resolve("10.0.0.2", ["192.168.1.1"], trusted) == "192.168.1.1"
 
 
-async def test_lockouts_follow_the_forwarded_client_behind_a_trusted_proxy(settings_for, db, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_lockouts_follow_the_forwarded_client_behind_a_trusted_proxy(settings_for, db, make_account) -> None:
     account = await make_account()
     import httpx
 

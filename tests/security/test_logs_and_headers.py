@@ -17,7 +17,7 @@ from tests.security.conftest import sign_in
 Client = AsyncTestClient[Litestar]
 
 
-async def test_sign_in_refresh_and_logout_leave_no_secret_in_the_logs(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_sign_in_refresh_and_logout_leave_no_secret_in_the_logs(client: Client, make_account) -> None:
     account = await make_account()
     root = logging.getLogger()
     stream = io.StringIO()
@@ -81,7 +81,7 @@ def test_production_adds_hsts_of_at_least_a_year() -> None:
     assert b"strict-transport-security" not in dict(build_headers(Settings()))
 
 
-async def test_an_oversized_json_body_is_refused_with_413(settings_for, db) -> None:  # type: ignore[no-untyped-def]
+async def test_an_oversized_json_body_is_refused_with_413(settings_for, db) -> None:
     from api.app import create_app
 
     app = create_app(settings_for(EMON_HTTP_MAX_JSON_BYTES="1024"))
@@ -91,7 +91,7 @@ async def test_an_oversized_json_body_is_refused_with_413(settings_for, db) -> N
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_page_sizes_are_capped(client: Client, make_staff, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_page_sizes_are_capped(client: Client, make_staff, token_for) -> None:
     from security.actor import Role
 
     admin = await make_staff(Role.ADMIN)

@@ -49,11 +49,11 @@ async def _status(client: Client, token: str) -> int:
 
 
 @pytest.fixture
-async def staff(make_staff) -> Actor:  # type: ignore[no-untyped-def]
+async def staff(make_staff) -> Actor:
     return await make_staff(Role.ADMIN)
 
 
-async def test_a_genuine_token_is_accepted(client: Client, token_for, staff: Actor) -> None:  # type: ignore[no-untyped-def]
+async def test_a_genuine_token_is_accepted(client: Client, token_for, staff: Actor) -> None:
     assert (await client.get(ME, headers=token_for(staff))).status_code == 200
 
 
@@ -134,7 +134,7 @@ async def test_tokens_issued_by_the_app_clock_in_the_past_expire(client: Client,
 
 async def test_after_rotation_old_tokens_verify_and_new_ones_use_the_new_key(
     settings_for, db, tmp_path: Path, make_staff
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings = settings_for(EMON_SECURITY_JWT_KEYS_DIR=str(tmp_path / "keys"))
     old_app = create_app(settings)
     actor = await make_staff(Role.CASEWORKER)
