@@ -44,7 +44,7 @@ def _repetitive(word: str) -> bool:
     for size in range(1, len(word) // 2 + 1):  # "abcabcabcabc"
         if len(word) % size == 0 and word[:size] * (len(word) // size) == word:
             return True
-    return any(word in seq or word in seq[::-1] for seq in _SEQUENCES)
+    return any(word in seq * 3 or word in (seq * 3)[::-1] for seq in _SEQUENCES)
 
 
 def password_problems(password: str, settings: Settings, *, username: str | None = None) -> list[str]:
