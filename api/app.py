@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, readyz
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
-    edge = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    edge: ASGIApp = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
     edge = SecurityHeadersMiddleware(edge, settings)
     app.asgi_handler = RequestContextMiddleware(edge)
     return app
