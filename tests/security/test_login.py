@@ -200,3 +200,12 @@ async def test_login_rehashes_a_password_stored_with_old_parameters(client: Clie
         stored = (await s.execute(select(StaffUser.password_hash).where(StaffUser.id == account.actor.id))).scalar_one()
     assert stored != weak
     assert "m=19456,t=2,p=1" in stored
+
+
+async def test_a_session_left_idle_past_the_limit_cannot_be_refreshed(
+    client: Client, make_account, frozen_clock
+) -> None:
+    account = await make_account()
+    pair = await sign_in(client, account)
+    frozen_clock.at(datetime.now(UTC) + timedelta(minutes=16))  # idle limit: 15 minutes
+    assert (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).status_code == 401
