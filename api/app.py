@@ -27,7 +27,7 @@ from core.settings import Settings, get_settings
 from security.auth import TokenAuthenticationMiddleware, provide_actor
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
-from security.ratelimit import RateLimitMiddleware
+from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
 from security.runtime import build_runtime
 from security.tokens import TokenService, load_keyring
@@ -53,6 +53,11 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
     async with state.db.sessionmaker() as session, session.begin():
         yield session
+
+
+def provide_limiter(state: State) -> Limiter:
+    """The shared rate limiter: ``await limiter.enforce(f"checkin:{actor.device_id}", 30, 60)``."""
+    return state.security.limiter
 
 
 def _openapi(settings: Settings) -> OpenAPIConfig | None:
@@ -84,7 +89,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
-        dependencies={"db_session": Provide(provide_db_session), "actor": Provide(provide_actor)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "actor": Provide(provide_actor),
+            "limiter": Provide(provide_limiter, sync_to_thread=False),
+        },
         lifespan=[_resources],
         middleware=[
             prometheus.middleware,

@@ -205,3 +205,14 @@ def test_the_canonical_string_covers_method_path_body_time_nonce_and_device() ->
     assert lines[1:3] == ["POST", "/a?b=1"]
     assert lines[3] == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     assert lines[4:] == ["1700000000", "n" * 16, "dev"]
+
+
+async def test_only_a_watch_can_be_bound_to_a_wearer(client: Client, make_staff, token_for, db: Database) -> None:
+    import pytest
+
+    from core.errors import NotFound
+
+    phone, _, _ = await _enrolled(client, make_staff, token_for, kind="phone")
+    async with db.transaction() as s:
+        with pytest.raises(NotFound):
+            await bind_watch_to_wearer(s, uuid.UUID(phone.device_id), uuid.uuid4())

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from litestar import Litestar
+from litestar import Litestar, post
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from security.actor import Role
+from security.actor import Actor, Role
+from security.auth import requires
 from security.clientaddr import resolve
 from security.ratelimit import Limiter
 from security.stores import MemoryStore
@@ -167,3 +169,20 @@ async def test_lockouts_follow_the_forwarded_client_behind_a_trusted_proxy(setti
         )
     assert blocked.status_code == 429
     assert other.status_code == 201
+
+
+async def test_routes_limit_their_own_actions_through_the_limiter_dependency(
+    app: Litestar, make_staff, token_for
+) -> None:
+    @post("/test/prompt", guards=[requires(Role.CASEWORKER)], status_code=204)
+    async def prompt(limiter: NamedDependency[Limiter], actor: NamedDependency[Actor]) -> None:
+        await limiter.enforce(f"prompt:{actor.id}", 2, 60)
+
+    app.register(prompt)
+    caseworker = await make_staff(Role.CASEWORKER)
+    async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        codes = [(await client.post("/test/prompt", headers=token_for(caseworker))).status_code for _ in range(3)]
+        refused = await client.post("/test/prompt", headers=token_for(caseworker))
+    assert codes == [204, 204, 429]
+    assert refused.headers["ratelimit-limit"] == "2"
+    assert int(refused.headers["retry-after"]) > 0
