@@ -209,3 +209,32 @@ async def test_a_session_left_idle_past_the_limit_cannot_be_refreshed(
     pair = await sign_in(client, account)
     frozen_clock.at(datetime.now(UTC) + timedelta(minutes=16))  # idle limit: 15 minutes
     assert (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).status_code == 401
+
+
+async def test_an_mfa_challenge_completes_one_sign_in_only(client: Client, make_account) -> None:
+    account = await make_account()
+    now = datetime.now(UTC)
+    challenge = (await client.post(LOGIN, json={"username": account.username, "password": account.password})).json()
+    first = await client.post(MFA, json={"mfa_token": challenge["mfa_token"], "code": account.code(now)})
+    assert first.status_code == 201
+    # the next step's code is valid (drift window) and unused, but the challenge is spent
+    again = await client.post(
+        MFA, json={"mfa_token": challenge["mfa_token"], "code": account.code(now + timedelta(seconds=30))}
+    )
+    assert again.status_code == 401
+
+
+async def test_repeated_lockouts_back_off() -> None:
+    from core.settings import Settings
+    from security.stores import MemoryStore
+    from security.throttle import LoginThrottle
+
+    store = MemoryStore()
+    throttle = LoginThrottle(store, Settings())
+    lock_lengths = []
+    for _ in range(3):
+        for _ in range(10):
+            await throttle.failed("acct:someone")
+        lock_lengths.append(await store.ttl("login:lock:acct:someone"))
+        await store.delete("login:lock:acct:someone")  # as if the lockout had run out
+    assert lock_lengths == [300, 600, 1200]
