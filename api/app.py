@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.health import healthz, metrics_scraper_only, readyz
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
@@ -83,6 +83,7 @@ class MetricsController(PrometheusController):
 
     path = "/metrics"
     opt = {"exclude_from_auth": True}
+    include_in_schema = False  # Prometheus text for the scraper, not part of the API contract
     guards = [metrics_scraper_only]
 
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
+    document_problem_responses(app)
     hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
     app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
     return app

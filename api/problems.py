@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response
+import msgspec
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.logs import get_logger
@@ -108,3 +111,70 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }
+
+
+# ---- OpenAPI: what every operation may answer besides its success -------------------------------------------------
+
+
+class FieldProblem(msgspec.Struct, kw_only=True):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """An RFC 9457 problem. Some problems carry more members (``code``, ``errors``, ``checks``, ``retry_after``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    code: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _problem_statuses(handler: Any, methods: set[str], has_path_params: bool) -> list[int]:
+    """The error statuses an operation can answer, from what it is: every route can be rate limited or fail; a guarded
+    route can refuse; a route with input can find it invalid or too large; a route naming a record can miss it."""
+    statuses = {429, 500, 503}
+    signature = handler.parsed_fn_signature.parameters
+    takes_input = bool(signature) or bool(methods & _BODY_METHODS)
+    if takes_input:
+        statuses |= {400, 401}  # a public route taking input may still judge credentials in it (login, refresh)
+    if not handler.opt.get("exclude_from_auth"):
+        statuses |= {401, 403, 404}
+    if has_path_params:
+        statuses.add(404)
+    if methods & _BODY_METHODS:
+        statuses |= {404, 409, 413, 415, 422}
+    return sorted(statuses)
+
+
+def document_problem_responses(app: Litestar) -> None:
+    """Declare the problem+json error responses of every operation in the OpenAPI schema, where Litestar would
+    otherwise document its own ``{status_code, detail}`` JSON body for 400 and nothing for the other statuses.
+
+    Run once, after the app is built and before its schema is first generated. A handler's own ``responses`` win.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            methods = {str(m).upper() for m in handler.http_methods}
+            declared = dict(handler.responses or {})
+            for status in _problem_statuses(handler, methods, bool(route.path_parameters)):
+                if status == handler.status_code or status in declared:
+                    continue
+                declared[status] = ResponseSpec(
+                    data_container=Problem,
+                    media_type=PROBLEM_JSON,
+                    description=_TITLES.get(status, "Error"),
+                    generate_examples=False,
+                )
+            handler.responses = declared
