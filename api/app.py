@@ -1,0 +1,101 @@
+"""The application factory: one Litestar app assembled from every package's routes, middleware and stores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.health import healthz, readyz
+from api.logs import configure_logging
+from api.middleware import RequestContextMiddleware
+from api.problems import EXCEPTION_HANDLERS
+from core.db import Database
+from core.redis import create_redis
+from core.settings import Settings, get_settings
+from security.auth import TokenAuthenticationMiddleware, provide_actor
+from security.headers import SecurityHeadersMiddleware
+from security.hosts import AllowedHostsMiddleware
+from security.tokens import TokenService, load_keyring
+
+VERSION = "0.1.0"
+
+
+@asynccontextmanager
+async def _resources(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.db = Database(settings)
+    app.state.redis = create_redis(settings)
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        await app.state.db.dispose()
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
+    async with state.db.sessionmaker() as session, session.begin():
+        yield session
+
+
+def _openapi(settings: Settings) -> OpenAPIConfig | None:
+    if settings.is_production and not settings.http.openapi_in_production:
+        return None
+    return OpenAPIConfig(
+        title="emon API",
+        version=VERSION,
+        description="Electronic monitoring: field work, smartwatch check-ins, caseworker review, compliance evidence.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin()],
+    )
+
+
+class MetricsController(PrometheusController):
+    """Prometheus metrics; scraped by the monitoring system, not by people (keep it off the public proxy)."""
+
+    path = "/metrics"
+    opt = {"exclude_from_auth": True}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    tokens = TokenService(settings, load_keyring(settings))
+    prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
+    route_handlers: list[Any] = [healthz, readyz, MetricsController]
+    cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
+    frames = settings.checkin.max_frames
+    app = Litestar(
+        route_handlers=route_handlers,
+        dependencies={"db_session": Provide(provide_db_session), "actor": Provide(provide_actor)},
+        lifespan=[_resources],
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens, public_docs=not settings.is_production),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=_openapi(settings),
+        cors_config=cors,
+        request_max_body_size=settings.http.max_image_bytes * frames + 64 * 1024,
+        debug=settings.debug and not settings.is_production,
+        logging_config=None,
+        state=State({"settings": settings, "tokens": tokens}),
+    )
+    # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
+    # host rejections also carry a request id and the security headers.
+    edge = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    edge = SecurityHeadersMiddleware(edge, settings)
+    app.asgi_handler = RequestContextMiddleware(edge)
+    return app

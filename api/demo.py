@@ -1,0 +1,26 @@
+"""Demo data for ``make run``: each package contributes a seeder; running it twice changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.settings import Settings
+
+# A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
+Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
+SEEDERS: list[Seeder] = []
+
+
+async def seed(settings: Settings) -> list[str]:
+    db = Database(settings)
+    lines: list[str] = []
+    try:
+        for seeder in SEEDERS:
+            async with db.transaction() as session:
+                lines.extend(await seeder(session, settings))
+    finally:
+        await db.dispose()
+    return lines

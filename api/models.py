@@ -1,0 +1,10 @@
+"""Every package's models, imported once so that one metadata describes the whole schema (for Alembic)."""
+
+from __future__ import annotations
+
+# Import each domain package's models here so their tables join Base.metadata.
+import security.audit
+import security.models  # noqa: F401
+from core.db import Base
+
+metadata = Base.metadata
