@@ -68,6 +68,8 @@ def compliance() -> None:
 
 def _settings(ctx: click.Context, notes: list[str]) -> Any:
     obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    if obj.get("settings") is not None:
+        return obj["settings"]
     loader: Callable[[], Any] | None = obj.get("load_settings")
     if loader is None:
         try:
@@ -92,9 +94,7 @@ def _app(ctx: click.Context, settings: Any, factory_path: str, notes: list[str])
         try:
             factory = getattr(importlib.import_module(module), attr or "create_app")
         except (ImportError, AttributeError):
-            notes.append(
-                f"configuration: app factory {factory_path} not importable; route checks report ERROR"
-            )
+            notes.append(f"configuration: app factory {factory_path} not importable; route checks report ERROR")
             return None
     try:
         return factory(settings) if factory else None
@@ -128,28 +128,16 @@ def gate(report: Report, fail_on: Severity, baseline: set[str] | None = None) ->
 @click.option("--baseline", "baseline_path", type=click.Path(path_type=Path), help="An earlier JSON report.")
 @click.option("--new-only", is_flag=True, help="With --baseline: fail only on findings not in the baseline.")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="high", show_default=True)
-@click.option(
-    "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Repeatable; default table."
-)
-@click.option(
-    "--output", type=click.Path(path_type=Path), help="File (one format) or stem (several formats)."
-)
+@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Repeatable; default table.")
+@click.option("--output", type=click.Path(path_type=Path), help="File (one format) or stem (several formats).")
 @click.option("--advisories", type=click.Path(path_type=Path), help="OSV JSON file or folder of advisories.")
 @click.option("--devices", "devices_path", type=click.Path(path_type=Path), help="Device postures JSON file.")
-@click.option(
-    "--device-policy", type=click.Path(path_type=Path), help="Device policy TOML (default: shipped)."
-)
+@click.option("--device-policy", type=click.Path(path_type=Path), help="Device policy TOML (default: shipped).")
 @click.option("--lock-file", type=click.Path(path_type=Path), help="uv.lock to inspect (default: project's).")
-@click.option(
-    "--ca-file", type=click.Path(path_type=Path), help="CA bundle to verify the endpoint certificate."
-)
+@click.option("--ca-file", type=click.Path(path_type=Path), help="CA bundle to verify the endpoint certificate.")
 @click.option("--login-path", default="/api/v1/auth/login", show_default=True)
-@click.option(
-    "--protected-path", "protected_paths", multiple=True, help="Guarded path to probe (repeatable)."
-)
-@click.option(
-    "--app-factory", default="api.app:create_app", show_default=True, help="module:callable(settings)."
-)
+@click.option("--protected-path", "protected_paths", multiple=True, help="Guarded path to probe (repeatable).")
+@click.option("--app-factory", default="api.app:create_app", show_default=True, help="module:callable(settings).")
 @click.pass_context
 def check_cmd(ctx: click.Context, **opts: Any) -> None:
     """Run the checks and report; the exit code gates CI."""
@@ -176,12 +164,8 @@ def _check(ctx: click.Context, **o: Any) -> int:
         "baseline_path",
     ):
         if o[key] is not None and not Path(o[key]).exists():
-            raise InputError(
-                f"--{key.replace('_path', '').replace('_', '-')} {o[key]}: no such file or folder"
-            )
-    waivers = (
-        load_waivers(o["waivers_path"], set(registry.definitions()), now.date()) if o["waivers_path"] else []
-    )
+            raise InputError(f"--{key.replace('_path', '').replace('_', '-')} {o[key]}: no such file or folder")
+    waivers = load_waivers(o["waivers_path"], set(registry.definitions()), now.date()) if o["waivers_path"] else []
     baseline = load_baseline(o["baseline_path"]) if o["baseline_path"] else None
     formats = list(dict.fromkeys(o["formats"] or ("table",)))
     notes: list[str] = []
@@ -313,8 +297,7 @@ def devices_cmd(ctx: click.Context, devices_path: Path | None, policy_path: Path
     click.echo(f"device policy v{policy.version} ({policy.status.value}, effective {policy.effective_from})")
     for d in judged:
         click.echo(
-            f"{d.device_id:24} {d.platform:8} {d.os_version or '-':10} {d.state.value:14} "
-            f"{'; '.join(d.reasons)}"
+            f"{d.device_id:24} {d.platform:8} {d.os_version or '-':10} {d.state.value:14} {'; '.join(d.reasons)}"
         )
     o = summary.overall
     click.echo(f"\n{o.compliant}/{o.total} compliant ({o.percent_compliant}%), {o.no_data} without data")

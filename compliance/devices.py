@@ -166,12 +166,8 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
             rules=(RuleOutcome(rule="data", ok=False, reason="no posture reported"),),
         )
     att = posture.attestation
-    os_version = (
-        att.os_version if att and att.chain_valid and att.os_version else None
-    ) or posture.os_version
-    patch = (
-        att.security_patch if att and att.chain_valid and att.security_patch else None
-    ) or posture.security_patch
+    os_version = (att.os_version if att and att.chain_valid and att.os_version else None) or posture.os_version
+    patch = (att.security_patch if att and att.chain_valid and att.security_patch else None) or posture.security_patch
     base = {
         "device_id": posture.device_id,
         "platform": posture.platform,
@@ -208,8 +204,7 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
         why = (
             "platform not in the policy"
             if platform is None
-            else f"{posture.platform} is out of vendor support"
-            + (f" ({platform.note})" if platform.note else "")
+            else f"{posture.platform} is out of vendor support" + (f" ({platform.note})" if platform.note else "")
         )
         add(RuleOutcome(rule="os_supported", ok=False, reason=why))
     else:
@@ -276,9 +271,7 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
             RuleOutcome(
                 rule="verified_boot",
                 ok=ok,
-                reason="verified boot attested"
-                if ok
-                else f"verified boot not attested ({state or 'no attestation'})",
+                reason="verified boot attested" if ok else f"verified boot not attested ({state or 'no attestation'})",
             )
         )
 
@@ -306,9 +299,7 @@ def _patch_rule(patch: date | None, platform: PlatformRule, policy: DevicePolicy
     return RuleOutcome(rule="patch_level", ok=True, reason=f"security patch {patch}")
 
 
-def _attestation_rule(
-    att: Attestation | None, platform: PlatformRule | None, policy: DevicePolicy
-) -> RuleOutcome:
+def _attestation_rule(att: Attestation | None, platform: PlatformRule | None, policy: DevicePolicy) -> RuleOutcome:
     if not policy.require_attestation:
         return RuleOutcome(rule="attestation", ok=True, reason="attestation not required by policy")
     if att is None:

@@ -101,10 +101,7 @@ def matches(advisory: Advisory, package: str, installed: str) -> Match | None:
         return None
     for aff in advisory.affected:
         pkg = aff.get("package") or {}
-        if (
-            str(pkg.get("ecosystem", "")).split(":")[0] != "PyPI"
-            or normalise_name(str(pkg.get("name", ""))) != name
-        ):
+        if str(pkg.get("ecosystem", "")).split(":")[0] != "PyPI" or normalise_name(str(pkg.get("name", ""))) != name:
             continue
         listed = installed in (aff.get("versions") or ())
         fixed: str | None = None

@@ -56,13 +56,10 @@ def to_table(report: Report) -> str:
     width = min(max(width, 10), 48)
     lines.append(f"{'CHECK':9} {'SEV':8} {'STATUS':22} {'RESOURCE':{width}} MESSAGE")
     for r in sorted(report.results, key=_order):
-        lines.append(
-            f"{r.check_id:9} {r.severity.value:8} {_label(r):22} {r.resource[:width]:{width}} {r.message}"
-        )
+        lines.append(f"{r.check_id:9} {r.severity.value:8} {_label(r):22} {r.resource[:width]:{width}} {r.message}")
     lines += [
         "",
-        "Status: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(Counter(_label(r) for r in report.results).items())),
+        "Status: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(_label(r) for r in report.results).items())),
     ]
     lines += [
         "",
@@ -70,8 +67,7 @@ def to_table(report: Report) -> str:
     ]
     for fw in report.frameworks:
         lines.append(
-            f"{fw.title[:42]:42} {fw.total:5} {fw.covered:8} {fw.passing:5} {fw.failing:5} "
-            f"{fw.manual:7} {fw.error:6}"
+            f"{fw.title[:42]:42} {fw.total:5} {fw.covered:8} {fw.passing:5} {fw.failing:5} {fw.manual:7} {fw.error:6}"
         )
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines) + "\n"
@@ -135,8 +131,7 @@ def to_sarif(report: Report) -> str:
 def _sarif_rule(c: Check) -> dict[str, Any]:
     return {
         "id": c.id,
-        "name": "".join(w.capitalize() for w in c.title.replace("-", " ").split() if w.isalnum())[:80]
-        or c.id,
+        "name": "".join(w.capitalize() for w in c.title.replace("-", " ").split() if w.isalnum())[:80] or c.id,
         "shortDescription": {"text": c.title},
         "fullDescription": {"text": f"{c.evaluates}. Risk: {c.risk}"},
         "help": {"text": c.remediation},
@@ -172,8 +167,7 @@ def to_junit(report: Report) -> str:
                 ET.SubElement(
                     case,
                     "skipped",
-                    message=f"waived: {r.waived.justification} ({r.waived.approver}, "
-                    f"expires {r.waived.expires})",
+                    message=f"waived: {r.waived.justification} ({r.waived.approver}, expires {r.waived.expires})",
                 )
                 counts["skipped"] += 1
             elif r.status is Status.FAIL:

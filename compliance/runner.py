@@ -40,16 +40,12 @@ async def evaluate(check: Check, fn: Any, ctx: Any, now: datetime | None = None)
             out = await out
         findings = [out] if isinstance(out, Finding) else list(out)
     except SettingMissingError as exc:
-        findings = [
-            Finding(status=Status.ERROR, message=str(exc), looked_at="settings", values={"missing": exc.name})
-        ]
+        findings = [Finding(status=Status.ERROR, message=str(exc), looked_at="settings", values={"missing": exc.name})]
     except ComplianceError as exc:
         findings = [Finding(status=Status.ERROR, message=str(exc), looked_at="input")]
     except Exception as exc:
         findings = [
-            Finding(
-                status=Status.ERROR, message=f"check raised {type(exc).__name__}: {exc}", looked_at="checker"
-            )
+            Finding(status=Status.ERROR, message=f"check raised {type(exc).__name__}: {exc}", looked_at="checker")
         ]
     if not findings:
         findings = [Finding(status=Status.NOT_APPLICABLE, message="nothing to evaluate", looked_at="")]

@@ -35,9 +35,7 @@ class SimpleVersion:
         while len(release) > 1 and release[-1] == 0:
             release = release[:-1]
         inf = float("inf")
-        pre: tuple[float, float] = (
-            (_PRE[m["pre_l"].lower()], int(m["pre_n"] or 0)) if m["pre_l"] else (inf, 0)
-        )
+        pre: tuple[float, float] = (_PRE[m["pre_l"].lower()], int(m["pre_n"] or 0)) if m["pre_l"] else (inf, 0)
         post_n = m["post_n1"] or m["post_n2"]
         post = int(post_n) if post_n is not None and post_n != "" else (0 if m["post_n2"] == "" else -1)
         dev = int(m["dev_n"] or 0) if m["dev_n"] is not None else inf

@@ -64,9 +64,7 @@ def load_waivers(path: Path | str, known_checks: set[str], today: date) -> list[
         waivers.append(Waiver(e["check"], str(e["resource"]), e["justification"], e["approver"], expires))
     expired = [w for w in waivers if w.expires < today]
     if expired:
-        listed = ", ".join(
-            f"{w.check} {w.resource} (expired {w.expires}, approver {w.approver})" for w in expired
-        )
+        listed = ", ".join(f"{w.check} {w.resource} (expired {w.expires}, approver {w.approver})" for w in expired)
         raise ExpiredWaiverError(f"expired waiver(s): {listed}")
     return waivers
 
@@ -79,9 +77,7 @@ def apply_waivers(report: Report, waivers: list[Waiver]) -> Report:
         if w is not None:
             r = msgspec.structs.replace(
                 r,
-                waived=Waived(
-                    justification=w.justification, approver=w.approver, expires=w.expires.isoformat()
-                ),
+                waived=Waived(justification=w.justification, approver=w.approver, expires=w.expires.isoformat()),
             )
         results.append(r)
     report.results = tuple(results)
@@ -94,11 +90,7 @@ def load_baseline(path: Path | str) -> set[str]:
     p = Path(path)
     try:
         data = msgspec.json.decode(p.read_bytes())
-        return {
-            str(r["fingerprint"])
-            for r in data["results"]
-            if r.get("status") == "FAIL" and r.get("fingerprint")
-        }
+        return {str(r["fingerprint"]) for r in data["results"] if r.get("status") == "FAIL" and r.get("fingerprint")}
     except OSError as exc:
         raise InputError(f"cannot read baseline {p.name}: {exc.strerror}") from exc
     except (msgspec.DecodeError, KeyError, TypeError) as exc:

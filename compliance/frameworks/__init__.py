@@ -46,8 +46,7 @@ def frameworks() -> dict[str, Framework]:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
         reqs = tuple(
-            Requirement(r["id"], r["title"], r.get("group", ""), tuple(r.get("caf", ())))
-            for r in data["requirement"]
+            Requirement(r["id"], r["title"], r.get("group", ""), tuple(r.get("caf", ()))) for r in data["requirement"]
         )
         ids = [r.id for r in reqs]
         if len(ids) != len(set(ids)):
@@ -120,9 +119,7 @@ def summarise(results: Iterable[Result]) -> list[FrameworkSummary]:
                 state = _combine(s for c in check_ids for s in by_check.get(c, []))
             requirement_state[fw.ref(req.id)] = state
             rows.append(
-                RequirementStatus(
-                    id=req.id, title=req.title, group=req.group, status=state, checks=tuple(check_ids)
-                )
+                RequirementStatus(id=req.id, title=req.title, group=req.group, status=state, checks=tuple(check_ids))
             )
         count = {s: sum(1 for r in rows if r.status == s) for s in (*_PRECEDENCE, "manual")}
         summaries.append(

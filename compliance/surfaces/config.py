@@ -22,50 +22,42 @@ from compliance.model import Finding, Status
 from compliance.registry import check
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "env": ("env", "environment"),
+    "env": ("env",),
     "debug": ("debug",),
-    "secret_key": ("secret_key", "security.secret_key", "secrets.secret_key"),
-    "hmac_keys": ("hmac_keys", "security.hmac_keys", "secrets.hmac_keys"),
-    "jwt.algorithm": ("jwt.algorithm",),
-    "jwt.access_ttl_seconds": ("jwt.access_ttl_seconds", "jwt.access_ttl", "jwt.access_token_ttl_seconds"),
-    "jwt.issuer": ("jwt.issuer",),
-    "jwt.audience": ("jwt.audience",),
-    "jwt.private_key_file": ("jwt.private_key_file", "jwt.private_key_path"),
-    "jwt.public_key_file": ("jwt.public_key_file", "jwt.public_key_path"),
-    "jwt.key_id": ("jwt.key_id", "jwt.kid"),
-    "jwt.required_claims": ("jwt.required_claims",),
-    "argon2.memory_cost": ("argon2.memory_cost", "password.argon2_memory_cost"),
-    "argon2.time_cost": ("argon2.time_cost", "password.argon2_time_cost"),
-    "argon2.parallelism": ("argon2.parallelism", "password.argon2_parallelism"),
-    "password.min_length": ("password.min_length", "password_min_length"),
-    "password.max_length": ("password.max_length", "password_max_length"),
-    "password.deny_list": ("password.deny_list", "password.deny_list_enabled", "password.check_deny_list"),
-    "mfa.required": ("mfa.required", "mfa_required", "auth.mfa_required"),
-    "rate_limit.login_attempts": ("rate_limit.login_attempts", "rate_limits.login_attempts"),
-    "rate_limit.login_window_seconds": (
-        "rate_limit.login_window_seconds",
-        "rate_limits.login_window_seconds",
-    ),
-    "rate_limit.checkin_attempts": ("rate_limit.checkin_attempts", "rate_limits.checkin_attempts"),
-    "rate_limit.checkin_window_seconds": (
-        "rate_limit.checkin_window_seconds",
-        "rate_limits.checkin_window_seconds",
-    ),
-    "cors.allowed_origins": ("cors.allowed_origins", "cors_allowed_origins"),
-    "allowed_hosts": ("allowed_hosts", "http.allowed_hosts"),
-    "limits.max_body_bytes": ("limits.max_body_bytes", "http.max_body_bytes", "max_body_bytes"),
-    "limits.max_upload_bytes": ("limits.max_upload_bytes", "http.max_upload_bytes", "max_upload_bytes"),
-    "database.url": ("database.url", "database_url"),
-    "redis.url": ("redis.url", "redis_url"),
-    "retention.record_days": ("retention.record_days", "retention.records_days"),
-    "retention.checkin_image_days": ("retention.checkin_image_days", "retention.image_days"),
+    "secret_key": ("security.secret_key",),
+    "hmac_keys": ("security.audit_hmac_key", "security.hmac_keys"),
+    "jwt.algorithm": ("security.jwt_algorithm",),
+    "jwt.access_ttl_seconds": ("security.access_token_ttl_seconds",),
+    "jwt.issuer": ("security.jwt_issuer",),
+    "jwt.audience": ("security.jwt_audience",),
+    "jwt.keys": ("security.jwt_keys_dir",),  # a folder of <kid>.pem private keys, or one PEM file
+    "argon2.memory_cost": ("security.argon2_memory_cost_kib",),
+    "argon2.time_cost": ("security.argon2_time_cost",),
+    "argon2.parallelism": ("security.argon2_parallelism",),
+    "password.min_length": ("security.password_min_length",),
+    "password.max_length": ("security.password_max_length",),
+    "password.deny_list": ("security.password_deny_list", "security.password_deny_list_enabled"),
+    "mfa.required": ("security.mfa_required",),
+    "rate_limit.login_attempts": ("security.login_max_failures",),
+    "rate_limit.login_window_seconds": ("security.login_window_seconds",),
+    "rate_limit.checkin_attempts": ("security.checkin_rate_per_minute",),
+    "cors.allowed_origins": ("http.cors_origins",),
+    "allowed_hosts": ("http.allowed_hosts",),
+    "limits.max_body_bytes": ("http.max_json_bytes",),
+    "limits.max_upload_bytes": ("http.max_image_bytes",),
+    "database.url": ("database.url",),
+    "redis.url": ("redis.url",),
+    "retention.record_days": ("retention.record_days",),
+    "retention.checkin_image_days": ("retention.checkin_image_days",),
     "retention.template_grace_days": ("retention.template_grace_days",),
-    "crypto.template_keys": ("crypto.template_keys", "biometrics.template_keys", "template_keys"),
-    "logging.redact": ("logging.redact", "log_redaction", "logging.redaction"),
-    "headers.hsts_max_age": ("headers.hsts_max_age", "security_headers.hsts_max_age"),
-    "headers.csp": ("headers.csp", "headers.content_security_policy", "security_headers.csp"),
-    "headers.frame_options": ("headers.frame_options", "security_headers.frame_options"),
-    "headers.referrer_policy": ("headers.referrer_policy", "security_headers.referrer_policy"),
+    "crypto.template_keys": ("biometrics.template_keys",),
+    "logging.redact": ("logging.redact",),
+    "headers.hsts_max_age": ("security.headers_hsts_seconds",),
+}
+
+# Values that are not settings of their own but follow from one (name -> (settings path it needs, derivation)).
+DERIVED: dict[str, tuple[str, Any]] = {
+    "rate_limit.checkin_window_seconds": ("security.checkin_rate_per_minute", lambda _v: 60),
 }
 
 # Thresholds from the standards guide; each cites where it comes from.
@@ -76,6 +68,7 @@ MIN_PASSWORD_MAX_LENGTH = 64  # Cyber Essentials / ASVS 6.2.9
 LOGIN_MAX_ATTEMPTS, LOGIN_WINDOW_SECONDS = 10, 300  # Cyber Essentials: at most 10 guesses in 5 minutes
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+MAX_APP_BODY_BYTES = 64 * 1024 * 1024
 RECORD_RETENTION_MAX_DAYS = 2190  # Home Office: records up to 6 years
 TEMPLATE_GRACE_MAX_DAYS = 90
 HSTS_MIN_SECONDS = 31_536_000
@@ -110,14 +103,18 @@ class RouteInfo:
 class ConfigView:
     """Read-only adapter over a settings object and (optionally) the Litestar application."""
 
-    def __init__(
-        self, settings: Any, app: Any = None, fields: Mapping[str, tuple[str, ...]] = FIELDS
-    ) -> None:
+    def __init__(self, settings: Any, app: Any = None, fields: Mapping[str, tuple[str, ...]] = FIELDS) -> None:
         self.settings = settings
         self.app = app
         self.fields = fields
 
     def value(self, name: str) -> Any:
+        if name in DERIVED and name not in self.fields:
+            source, derive = DERIVED[name]
+            found, value = _lookup(self.settings, source)
+            if found:
+                return derive(value)
+            raise SettingMissingError(name)
         for path in self.fields.get(name, (name,)):
             found, value = _lookup(self.settings, path)
             if found:
@@ -207,6 +204,8 @@ def route_table(app: Any) -> list[RouteInfo]:
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
             methods = tuple(sorted(getattr(handler, "http_methods", None) or ("WEBSOCKET",)))
+            if methods == ("OPTIONS",) and getattr(handler, "handler_name", "") == "options_handler":
+                continue  # Litestar's generated CORS preflight handler: no data, answers 204
             guards = tuple(getattr(g, "__name__", type(g).__name__) for g in handler.resolve_guards())
             opt = handler.resolve_opts() if hasattr(handler, "resolve_opts") else None
             opt = opt if opt is not None else getattr(handler, "opt", {}) or {}
@@ -234,20 +233,29 @@ def key_bytes(value: Any) -> bytes:
 
 
 def _keys(value: Any) -> list[tuple[str, Any]]:
-    if value is None:
+    """Keys given as a mapping, a list, or text ``kid:key,kid2:key2`` (or a single key)."""
+    if value is None or value == "":
         return []
     if isinstance(value, Mapping):
         return [(str(k), _reveal(v)) for k, v in value.items()]
     if isinstance(value, list | tuple | set | frozenset):
         return [(str(i), _reveal(v)) for i, v in enumerate(value)]
-    if isinstance(value, str) and "," in value:
-        return [(str(i), v) for i, v in enumerate(value.split(","))]
+    if isinstance(value, str):
+        out = []
+        for i, item in enumerate(p.strip() for p in value.split(",") if p.strip()):
+            kid, sep, key = item.partition(":")
+            out.append((kid, key) if sep and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", kid) else (str(i), item))
+        return out
     return [("0", value)]
 
 
-def _finding(
-    ok: bool, good: str, bad: str, looked_at: str, resource: str = "settings", **values: Any
-) -> Finding:
+def _secret_values(value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, str | bytes):
+        return [("0", value)]
+    return _keys(value)
+
+
+def _finding(ok: bool, good: str, bad: str, looked_at: str, resource: str = "settings", **values: Any) -> Finding:
     return Finding(
         status=Status.PASS if ok else Status.FAIL,
         message=good if ok else bad,
@@ -311,27 +319,46 @@ def jwt_algorithm(cfg: ConfigView) -> Finding:
 
 @check("CFG-004")
 def jwt_keys_present(cfg: ConfigView) -> Finding:
-    private = cfg.value("jwt.private_key_file")
-    public = cfg.optional("jwt.public_key_file")
+    ref = str(cfg.value("jwt.keys") or "")
+    algorithm = str(cfg.optional("jwt.algorithm", ""))
+    path = Path(ref)
+    files = sorted(path.glob("*.pem")) if path.is_dir() else ([path] if ref and path.is_file() else [])
     problems: list[str] = []
-    for label, ref in (("private", private), ("public", public)):
-        if label == "public" and ref is None:
-            continue  # a public key may be derived from the private one
-        if not ref:
-            problems.append(f"{label} key not configured")
-        elif not str(ref).lstrip().startswith("-----BEGIN") and not Path(str(ref)).is_file():
-            problems.append(f"{label} key file missing: {Path(str(ref)).name}")
-    if not problems and not str(private).lstrip().startswith("-----BEGIN"):
-        text = Path(str(private)).read_bytes()
-        if b"PRIVATE KEY" not in text:
-            problems.append("private key file holds no PEM private key")
+    kinds: dict[str, str] = {}
+    if not files:
+        problems.append(f"no PEM signing key at the configured location ({path.name or 'unset'})")
+    for f in files:
+        kind = _private_key_kind(f.read_bytes())
+        kinds[f.stem] = kind
+        if kind == "none":
+            problems.append(f"{f.name} holds no private key")
+        elif (algorithm == "EdDSA" and kind != "ed25519") or (algorithm == "ES256" and kind != "p256"):
+            problems.append(f"{f.name} is a {kind} key, not one for {algorithm}")
     return _finding(
         not problems,
-        "JWT signing keys are present",
+        f"{len(files)} JWT signing key(s) present for {algorithm}",
         "; ".join(problems),
-        "settings.jwt key files",
-        problems=problems,
+        "JWT key folder (key types only, never key material)",
+        keys=kinds,
+        algorithm=algorithm,
     )
+
+
+def _private_key_kind(pem: bytes) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        return "none"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "ed25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "p256" if key.curve.name == "secp256r1" else key.curve.name
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"rsa{key.key_size}"
+    return type(key).__name__
 
 
 @check("CFG-005")
@@ -348,22 +375,17 @@ def jwt_lifetime(cfg: ConfigView) -> Finding:
 
 
 @check("CFG-006")
-def jwt_claims(cfg: ConfigView) -> Finding:
+def jwt_issuer_audience(cfg: ConfigView) -> Finding:
     issuer = cfg.value("jwt.issuer")
     audience = cfg.value("jwt.audience")
-    required = cfg.optional("jwt.required_claims")
-    missing = sorted(REQUIRED_JWT_CLAIMS - set(required)) if required is not None else []
-    problems = [f"{n} not set" for n, v in (("issuer", issuer), ("audience", audience)) if not v]
-    if missing:
-        problems.append(f"claims not required: {', '.join(missing)}")
+    problems = [f"{n} not set" for n, v in (("issuer", issuer), ("audience", audience)) if not str(v or "").strip()]
     return _finding(
         not problems,
-        "issuer, audience and required claims configured",
+        "issuer and audience configured (claim enforcement is probed live by EP-013..EP-016)",
         "; ".join(problems),
-        "settings.jwt.issuer/audience/required_claims",
+        "settings jwt issuer/audience",
         issuer=issuer,
         audience=audience,
-        required_claims=sorted(required) if required is not None else None,
     )
 
 
@@ -409,9 +431,7 @@ def password_max_length(cfg: ConfigView) -> Finding:
 @check("CFG-010")
 def password_deny_list(cfg: ConfigView) -> Finding:
     on = bool(cfg.value("password.deny_list"))
-    return _finding(
-        on, "common-password deny-list on", "common-password deny-list off", "settings.password.deny_list"
-    )
+    return _finding(on, "common-password deny-list on", "common-password deny-list off", "settings.password.deny_list")
 
 
 @check("CFG-011")
@@ -429,8 +449,7 @@ def login_rate_limit(cfg: ConfigView) -> Finding:
     return _finding(
         attempts > 0 and per_window <= LOGIN_MAX_ATTEMPTS,
         f"login limited to {attempts} per {window} s",
-        f"login allows {attempts} per {window} s "
-        f"(more than {LOGIN_MAX_ATTEMPTS} per {LOGIN_WINDOW_SECONDS} s)",
+        f"login allows {attempts} per {window} s (more than {LOGIN_MAX_ATTEMPTS} per {LOGIN_WINDOW_SECONDS} s)",
         "settings.rate_limit.login_*",
         attempts=attempts,
         window_seconds=window,
@@ -482,13 +501,19 @@ def allowed_hosts(cfg: ConfigView) -> Finding:
 @check("CFG-016")
 def body_cap(cfg: ConfigView) -> Finding:
     n = cfg.value("limits.max_body_bytes")
-    ok = n is not None and 0 < int(n) <= MAX_BODY_BYTES
+    app_cap = getattr(cfg.app, "request_max_body_size", None) if cfg.app is not None else None
+    problems = []
+    if n is None or not 0 < int(n) <= MAX_BODY_BYTES:
+        problems.append(f"JSON body cap {n} missing or above {MAX_BODY_BYTES}")
+    if cfg.app is not None and (app_cap is None or not 0 < int(app_cap) <= MAX_APP_BODY_BYTES):
+        problems.append(f"application body cap {app_cap} missing or above {MAX_APP_BODY_BYTES}")
     return _finding(
-        ok,
-        f"request bodies capped at {n} bytes",
-        f"request body cap {n} missing or above {MAX_BODY_BYTES}",
-        "settings.limits.max_body_bytes",
-        max_body_bytes=n,
+        not problems,
+        f"JSON bodies capped at {n} bytes, all bodies at {app_cap}",
+        "; ".join(problems),
+        "settings JSON cap, app.request_max_body_size",
+        max_json_bytes=n,
+        request_max_body_size=app_cap,
     )
 
 
@@ -526,9 +551,7 @@ def routes_guarded(cfg: ConfigView) -> list[Finding]:
             )
         )
     if not findings:
-        findings.append(
-            Finding(status=Status.NOT_APPLICABLE, message="no routes", looked_at="app route table")
-        )
+        findings.append(Finding(status=Status.NOT_APPLICABLE, message="no routes", looked_at="app route table"))
     return findings
 
 
@@ -540,10 +563,10 @@ def secrets_not_default(cfg: ConfigView) -> list[Finding]:
         if value is None and name != "secret_key":
             continue
         has_default, default = cfg.default_of(name)
-        for label, v in _keys(value):
+        for label, v in _secret_values(value):
             text = v.decode(errors="replace") if isinstance(v, bytes) else str(v)
             weak = text.strip().lower() in WEAK_SECRETS or any(m in text.lower() for m in WEAK_SECRET_MARKERS)
-            is_default = has_default and bool(default) and (v == default or (label, v) in _keys(default))
+            is_default = has_default and bool(default) and v == default
             out.append(
                 _finding(
                     not weak and not is_default,
@@ -628,28 +651,42 @@ def template_grace(cfg: ConfigView) -> Finding:
 @check("CFG-024")
 def security_headers(cfg: ConfigView) -> Finding:
     hsts = int(cfg.value("headers.hsts_max_age") or 0)
-    csp = str(cfg.value("headers.csp") or "")
-    frame = cfg.optional("headers.frame_options")
-    referrer = cfg.optional("headers.referrer_policy")
+    headers = _configured_headers(cfg.settings)
     problems = []
     if hsts < HSTS_MIN_SECONDS:
         problems.append(f"HSTS max-age {hsts} < {HSTS_MIN_SECONDS}")
-    if not csp:
-        problems.append("no Content-Security-Policy")
-    if "frame-ancestors" not in csp and not frame:
-        problems.append("no frame-ancestors or X-Frame-Options")
-    if referrer is not None and not referrer:
-        problems.append("Referrer-Policy empty")
+    if headers is None:
+        problems.append("security headers middleware not found")
+    else:
+        if headers.get("x-content-type-options") != "nosniff":
+            problems.append("no X-Content-Type-Options: nosniff")
+        if "x-frame-options" not in headers and "frame-ancestors" not in headers.get("content-security-policy", ""):
+            problems.append("no frame-ancestors or X-Frame-Options")
+        if not headers.get("referrer-policy"):
+            problems.append("no Referrer-Policy")
     return _finding(
         not problems,
         "security headers configured",
         "; ".join(problems),
-        "settings.headers",
+        "settings HSTS max-age and the security headers middleware",
         hsts_max_age=hsts,
-        csp=csp,
-        frame_options=frame,
-        referrer_policy=referrer,
+        headers=headers,
     )
+
+
+def _configured_headers(settings: Any) -> dict[str, str] | None:
+    """The fixed headers the security package adds (read, not re-implemented, so drift shows)."""
+    try:
+        from security.headers import API_CSP, build_headers
+    except ImportError:
+        return None
+    try:
+        pairs = build_headers(settings)
+    except Exception:
+        return None
+    out = {k.decode().lower(): v.decode() for k, v in pairs}
+    out.setdefault("content-security-policy", API_CSP)
+    return out
 
 
 @check("CFG-025")
@@ -684,8 +721,9 @@ def secret_key_strong(cfg: ConfigView) -> list[Finding]:
     out = []
     for name in ("secret_key", "hmac_keys"):
         value = cfg.value(name) if name == "secret_key" else cfg.optional(name)
-        for label, v in _keys(value):
-            n = len(key_bytes(v)) if v else 0
+        for label, v in _secret_values(value):
+            # secrets are used as text (HMAC input), so their length in bytes is what counts
+            n = len(v if isinstance(v, bytes) else str(v).encode()) if v else 0
             out.append(
                 _finding(
                     n >= MIN_KEY_BYTES,

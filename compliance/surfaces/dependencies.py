@@ -41,9 +41,7 @@ class DependencyContext:
 
     def vulnerable(self) -> list[Match]:
         if self.advisories is None:
-            raise InputMissingError(
-                "no advisory data given (--advisories PATH): vulnerabilities cannot be judged"
-            )
+            raise InputMissingError("no advisory data given (--advisories PATH): vulnerabilities cannot be judged")
         if self._matches is None:
             found = []
             for adv in self.advisories:
@@ -118,9 +116,7 @@ def high_fixes_within_14_days(ctx: DependencyContext) -> list[Finding]:
                 )
             )
         else:
-            out.append(
-                _vuln_finding(m, Status.PASS, f"{adv.id} fixed in {m.fixed}; still inside the 14-day window")
-            )
+            out.append(_vuln_finding(m, Status.PASS, f"{adv.id} fixed in {m.fixed}; still inside the 14-day window"))
     if not out:
         out.append(
             Finding(

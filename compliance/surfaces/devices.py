@@ -116,9 +116,7 @@ def _per_device(ctx: DeviceContext, rules: tuple[str, ...]) -> list[Finding]:
             )
         )
     if not out:
-        out.append(
-            Finding(status=Status.NOT_APPLICABLE, message="no devices enrolled", looked_at="device list")
-        )
+        out.append(Finding(status=Status.NOT_APPLICABLE, message="no devices enrolled", looked_at="device list"))
     return out
 
 
