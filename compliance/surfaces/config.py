@@ -206,7 +206,7 @@ def route_table(app: Any) -> list[RouteInfo]:
             methods = tuple(sorted(getattr(handler, "http_methods", None) or ("WEBSOCKET",)))
             if methods == ("OPTIONS",) and getattr(handler, "handler_name", "") == "options_handler":
                 continue  # Litestar's generated CORS preflight handler: no data, answers 204
-            guards = tuple(getattr(g, "__name__", type(g).__name__) for g in handler.resolve_guards())
+            guards = tuple(_callable_name(g) for g in handler.resolve_guards())
             opt = handler.resolve_opts() if hasattr(handler, "resolve_opts") else None
             opt = opt if opt is not None else getattr(handler, "opt", {}) or {}
             public = bool(opt.get("public") or opt.get("exclude_from_auth"))
@@ -215,6 +215,11 @@ def route_table(app: Any) -> list[RouteInfo]:
             for path in getattr(route, "paths", None) or {route.path}:
                 out.append(RouteInfo(path, methods, name, guards, public, documentation))
     return sorted(out, key=lambda r: (r.path, r.methods))
+
+
+def _callable_name(guard: Any) -> str:
+    fn = getattr(guard, "func", guard)  # litestar wraps guards in AsyncCallable
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def key_bytes(value: Any) -> bytes:
