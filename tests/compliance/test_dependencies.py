@@ -122,7 +122,8 @@ async def test_dep005_lock_file_present(tmp_path: Path) -> None:
 async def test_dep006_every_locked_artefact_has_a_hash(tmp_path: Path) -> None:
     lock = tmp_path / "uv.lock"
     lock.write_text(
-        'version = 1\n[[package]]\nname = "hashed"\nversion = "1.0"\nsource = { registry = "https://pypi.org/simple" }\n'
+        'version = 1\n[[package]]\nname = "hashed"\nversion = "1.0"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
         'sdist = { url = "https://x/hashed-1.0.tar.gz", hash = "sha256:00" }\n'
         '[[package]]\nname = "loose"\nversion = "2.0"\nsource = { registry = "https://pypi.org/simple" }\n'
         'wheels = [{ url = "https://x/loose-2.0-py3-none-any.whl" }]\n'
@@ -146,7 +147,7 @@ def test_pep440_subset_orders_like_packaging() -> None:
     real = [parse_version(v) for v in ordered]
     assert real == sorted(real)
     assert SimpleVersion("1.0.0") == SimpleVersion("1.0")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid version"):
         SimpleVersion("not a version")
 
 
