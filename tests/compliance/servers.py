@@ -80,7 +80,7 @@ def good_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
 
 
 def bad_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - weak on purpose
     cert, key = make_certificate(directory, key=weak, days=-1, name="bad")  # expired yesterday
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -117,9 +117,10 @@ def good_app(signing_key: ed25519.Ed25519PrivateKey) -> Litestar:
             raise NotAuthorizedException() from None
         return []
 
-    @post("/api/v1/auth/login", sync_to_thread=False)
-    def login(data: dict[str, Any]) -> Response[dict[str, str]]:
-        user = str(data.get("username"))
+    @post("/api/v1/auth/login")
+    async def login(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+        data = await request.json()
+        user = str(data.get("username")) if isinstance(data, dict) else ""
         failures[user] += 1
         if failures[user] > 10:
             return Response({"detail": "too many attempts"}, status_code=429)
