@@ -119,7 +119,10 @@ def good_app(signing_key: ed25519.Ed25519PrivateKey) -> Litestar:
 
     @post("/api/v1/auth/login")
     async def login(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-        data = await request.json()
+        try:
+            data = await request.json()
+        except Exception:
+            return Response({"detail": "malformed request body"}, status_code=400)
         user = str(data.get("username")) if isinstance(data, dict) else ""
         failures[user] += 1
         if failures[user] > 10:
