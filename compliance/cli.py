@@ -179,7 +179,17 @@ def _check(ctx: click.Context, **o: Any) -> int:
     settings = _settings(ctx, notes) if want_config else None
     app = _app(ctx, settings, o["app_factory"], notes) if want_config else None
 
+    from compliance.surfaces.data import DataSource, data_source_from_settings
     from compliance.surfaces.endpoint import EndpointOptions
+
+    data: DataSource | None = None
+    if settings is not None and (surfaces is None or Surface.DATA in surfaces):
+        url = str(settings.database.url)
+        db_file = url.split(":///", 1)[-1] if url.startswith("sqlite") else None
+        if db_file and not Path(db_file).is_file():
+            notes.append("data: the SQLite database file does not exist")
+        else:
+            data = data_source_from_settings(settings, now)
 
     inputs = Inputs(
         settings=settings,
@@ -197,6 +207,7 @@ def _check(ctx: click.Context, **o: Any) -> int:
         lock_file=o["lock_file"],
         devices=postures,
         device_policy=policy,
+        data=data,
         now=now,
     )
     try:
