@@ -188,7 +188,8 @@ async def test_the_real_audit_chain_verifier_is_used_by_default(tmp_path: Path) 
 
     reg = default_registry(Settings())
     assert reg.audit_verifier is not None
-    assert reg.accounts is not None and reg.accounts.table == "staff_users"
+    assert reg.accounts is not None
+    assert reg.accounts.table == "staff_users"
 
 
 def test_entropy_and_magic() -> None:
