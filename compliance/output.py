@@ -235,7 +235,9 @@ _MD_ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_MD_ENV.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+_MD_ENV.filters["md"] = lambda s: (
+    str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
+)
 
 
 def to_html(report: Report) -> str:
