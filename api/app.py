@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -16,14 +16,15 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.health import healthz, readyz
+from api.health import healthz, metrics_scraper_only, readyz
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
-from security.auth import TokenAuthenticationMiddleware, provide_actor
+from security.actor import Role
+from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
 from security.tokens import TokenService, load_keyring
@@ -51,22 +52,29 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 
 
 def _openapi(settings: Settings) -> OpenAPIConfig | None:
+    """Public in development; in production off, or (``EMON_HTTP_OPENAPI_IN_PRODUCTION``) for admins only."""
     if settings.is_production and not settings.http.openapi_in_production:
         return None
+    if settings.is_production:
+        router = Router(path="/schema", route_handlers=[], guards=[requires(Role.ADMIN)])
+    else:
+        router = Router(path="/schema", route_handlers=[], opt={"exclude_from_auth": True})
     return OpenAPIConfig(
         title="emon API",
         version=VERSION,
         description="Electronic monitoring: field work, smartwatch check-ins, caseworker review, compliance evidence.",
-        path="/schema",
+        openapi_router=router,
         render_plugins=[ScalarRenderPlugin()],
     )
 
 
 class MetricsController(PrometheusController):
-    """Prometheus metrics; scraped by the monitoring system, not by people (keep it off the public proxy)."""
+    """Prometheus metrics for the monitoring system. In production the scraper presents
+    ``EMON_HTTP_METRICS_TOKEN`` as a bearer token; without that setting the route is not served there."""
 
     path = "/metrics"
     opt = {"exclude_from_auth": True}
+    guards = [metrics_scraper_only]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -74,7 +82,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, MetricsController]
+    route_handlers: list[Any] = [healthz, readyz]
+    if not settings.is_production or settings.http.metrics_token:
+        route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
     frames = settings.checkin.max_frames
     app = Litestar(
@@ -83,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_resources],
         middleware=[
             prometheus.middleware,
-            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens, public_docs=not settings.is_production),
+            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi(settings),
@@ -95,7 +105,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
-    edge = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
-    edge = SecurityHeadersMiddleware(edge, settings)
-    app.asgi_handler = RequestContextMiddleware(edge)
+    hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
     return app

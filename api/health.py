@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 import msgspec
 from litestar import Request, get
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Response
 
 from api.problems import problem
+from core.errors import NotAuthenticated
 
 
 class Health(msgspec.Struct):
@@ -19,6 +23,16 @@ class Health(msgspec.Struct):
 class Readiness(msgspec.Struct):
     status: str
     checks: dict[str, str]
+
+
+def metrics_scraper_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """In production, only a scraper holding ``EMON_HTTP_METRICS_TOKEN`` reads the metrics."""
+    settings = connection.app.state.settings
+    if not settings.is_production:
+        return
+    presented = connection.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not settings.http.metrics_token or not hmac.compare_digest(presented, settings.http.metrics_token):
+        raise NotAuthenticated("metrics need the scraper token")
 
 
 @get("/healthz", exclude_from_auth=True, tags=["operations"], summary="The process is alive", sync_to_thread=False)

@@ -50,6 +50,7 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_image_bytes: int = 5 * 1024 * 1024
     max_page_size: int = 100
     openapi_in_production: bool = False
+    metrics_token: str = ""
 
 
 class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,10 +20,8 @@ from security.tokens import TokenService, actor_from_claims
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    def __init__(self, app: ASGIApp, tokens: TokenService, public_docs: bool = False) -> None:
-        # Anchored: only the schema pages themselves, and only when the app serves them publicly (development).
-        exclude = [r"^/schema(/.*)?$"] if public_docs else None
-        super().__init__(app, exclude=exclude, exclude_from_auth_key="exclude_from_auth", scopes=None)
+    def __init__(self, app: ASGIApp, tokens: TokenService) -> None:
+        super().__init__(app, exclude_from_auth_key="exclude_from_auth", scopes=None)
         self.tokens = tokens
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:

@@ -88,3 +88,58 @@ async def test_openapi_schema_is_served_in_development(client: Client) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.1")
+
+
+PRODUCTION = {
+    "EMON_ENV": "production",
+    "EMON_SECURITY_SECRET_KEY": "s" * 40,
+    "EMON_SECURITY_AUDIT_HMAC_KEY": "t" * 40,
+    "EMON_ALLOW_SQLITE_IN_PRODUCTION": "true",
+    "EMON_BIOMETRICS_TEMPLATE_KEYS": "k1:" + "A" * 44,
+}
+
+
+async def _production_client(settings_for, tmp_path, **extra: str):  # type: ignore[no-untyped-def]
+    from api.app import create_app
+    from security.tokens import generate_key, write_key
+
+    keys = tmp_path / "keys"
+    write_key(keys, "prod1", generate_key("EdDSA"))
+    app = create_app(settings_for(**PRODUCTION, EMON_SECURITY_JWT_KEYS_DIR=str(keys), **extra))
+    return app, AsyncTestClient(app, base_url="http://testserver.local")
+
+
+async def test_production_serves_no_schema_by_default(settings_for, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, client = await _production_client(settings_for, tmp_path)
+    async with client:
+        assert (await client.get("/schema/openapi.json")).status_code == 404
+        response = await client.get("/healthz")
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+async def test_production_schema_when_enabled_is_for_admins_only(settings_for, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from security.actor import Actor, Role
+
+    app, client = await _production_client(settings_for, tmp_path, EMON_HTTP_OPENAPI_IN_PRODUCTION="true")
+    async with client:
+        assert (await client.get("/schema/openapi.json")).status_code == 401
+        for role, status in ((Role.CASEWORKER, 403), (Role.ADMIN, 200)):
+            token, _ = app.state.tokens.issue_access_token(Actor(id=uuid.uuid4(), role=role))
+            response = await client.get("/schema/openapi.json", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == status
+
+
+async def test_production_metrics_need_the_scraper_token(settings_for, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, client = await _production_client(settings_for, tmp_path, EMON_HTTP_METRICS_TOKEN="m" * 40)
+    async with client:
+        assert (await client.get("/metrics")).status_code == 401
+        ok = await client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 40})
+    assert ok.status_code == 200
+
+
+async def test_production_without_a_scraper_token_serves_no_metrics(settings_for, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, client = await _production_client(settings_for, tmp_path)
+    async with client:
+        assert (await client.get("/metrics")).status_code == 404
