@@ -87,7 +87,7 @@ WEAK_SECRETS = {
     "test",
     "insecure",
 }
-WEAK_SECRET_MARKERS = ("change-me", "changeme", "insecure", "not-secret", "example", "default")
+WEAK_SECRET_MARKERS = ("change-me", "changeme", "insecure", "not-secret", "example", "default", "replace")
 
 
 @dataclass(frozen=True)
@@ -708,11 +708,12 @@ def template_keys_strong(cfg: ConfigView) -> list[Finding]:
     out = []
     for label, v in keys:
         n = len(key_bytes(v)) if v else 0
+        placeholder = any(m in str(v).lower() for m in WEAK_SECRET_MARKERS)
         out.append(
             _finding(
-                n >= MIN_KEY_BYTES,
+                n >= MIN_KEY_BYTES and not placeholder,
                 f"key {label}: {n} bytes",
-                f"key {label}: {n} bytes < {MIN_KEY_BYTES}",
+                f"key {label}: placeholder value" if placeholder else f"key {label}: {n} bytes < {MIN_KEY_BYTES}",
                 "settings.crypto.template_keys",
                 resource=f"settings.crypto.template_keys[{label}]",
                 key_bytes=n,
