@@ -230,14 +230,12 @@ _ENV = jinja2.Environment(
 )
 _MD_ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=False,  # noqa: S701 - Markdown output; cells are escaped by the md filter
+    autoescape=True,  # HTML entities are valid Markdown, so escaping keeps raw HTML out of rendered reports
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_MD_ENV.filters["md"] = lambda s: (
-    str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
-)
+_MD_ENV.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
 
 
 def to_html(report: Report) -> str:

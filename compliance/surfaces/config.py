@@ -404,7 +404,7 @@ def argon2_parameters(cfg: ConfigView) -> Finding:
         "argon2id below the OWASP floor: " + ", ".join(weak),
         "settings.argon2",
         floor=ARGON2_FLOOR,
-        **values,
+        configured=values,
     )
 
 

@@ -117,13 +117,14 @@ def default_registry(settings: Any) -> DataRegistry:
     key = getattr(getattr(settings, "security", None), "audit_hmac_key", None)
     if key:
         try:
-            from security.audit import verify_chain
-        except ImportError:
-            verify_chain = None
-        if verify_chain is not None:
+            from security import audit
+        except ImportError:  # the security package is optional for this module
+            audit = None  # type: ignore[assignment]
+        if audit is not None:
+            chain_key = str(key).encode()
 
             async def verifier(session: AsyncSession) -> Any:
-                return await verify_chain(session, key.encode())
+                return await audit.verify_chain(session, chain_key)
 
     kids = [
         p.split(":", 1)[0] for p in str(getattr(getattr(settings, "biometrics", None), "template_keys", "")).split(",")

