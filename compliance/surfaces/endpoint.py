@@ -677,6 +677,17 @@ def _auth_probe(ctx: EndpointContext, label: str, token: str | None) -> list[Fin
     for path in ctx.options.protected_paths:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         r = ctx.request("GET", path, headers=headers)
+        if r.status_code == 404:
+            out.append(
+                Finding(
+                    status=Status.ERROR,
+                    message=f"{path} not found: give a real protected path",
+                    resource=f"GET {path} auth:{label}",
+                    looked_at="request with a forged or missing token",
+                    values={"status": 404},
+                )
+            )
+            continue
         out.append(
             Finding(
                 status=Status.PASS if r.status_code == 401 else Status.FAIL,

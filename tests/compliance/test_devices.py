@@ -195,3 +195,15 @@ async def test_policy_checks() -> None:
     assert only(await statuses("DEV-002", _ctx([]))) is Status.PASS
     lax = msgspec.structs.replace(POLICY, patch_grace_days=30, require_attestation=False)
     assert only(await statuses("DEV-002", _ctx([], lax))) is Status.FAIL
+
+
+def test_the_device_gate_imports_without_database_or_http() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compliance; from compliance import evaluate_device, load_policy; "
+        "bad = [m for m in ('sqlalchemy', 'httpx', 'litestar', 'jinja2') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

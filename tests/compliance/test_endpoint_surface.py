@@ -127,3 +127,13 @@ async def test_auth_probes_without_a_protected_path_report_error(good: tuple[Ser
         assert only(await statuses("EP-017", ctx)) is Status.ERROR
     finally:
         ctx.close()
+
+
+async def test_auth_probes_on_a_missing_path_report_error_not_fail(good: tuple[ServerThread, Path]) -> None:
+    server, _ = good
+    opts = EndpointOptions(url=server.url, production=True, protected_paths=("/no/such/route",))
+    ctx = build_context(Inputs(endpoint=opts))
+    try:
+        assert only(await statuses("EP-018", ctx)) is Status.ERROR
+    finally:
+        ctx.close()
