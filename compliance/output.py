@@ -210,6 +210,8 @@ def _grouped(report: Report) -> dict[str, Any]:
                     "id": req.id,
                     "title": req.title,
                     "status": status_of.get(req.id, "manual"),
+                    "mapped": len(ids),
+                    "ran": sum(1 for i in ids if i in results_by_check),
                     "checks": [
                         {"check": checks[i], "results": sorted(results_by_check.get(i, []), key=_order)}
                         for i in ids
