@@ -135,6 +135,11 @@ def gate(report: Report, fail_on: Severity, baseline: set[str] | None = None) ->
 @click.option("--device-policy", type=click.Path(path_type=Path), help="Device policy TOML (default: shipped).")
 @click.option("--lock-file", type=click.Path(path_type=Path), help="uv.lock to inspect (default: project's).")
 @click.option("--ca-file", type=click.Path(path_type=Path), help="CA bundle to verify the endpoint certificate.")
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path),
+    help="PEM private key the server trusts (file stem = kid): token probes then test claims, not just signatures.",
+)
 @click.option("--login-path", default="/api/v1/auth/login", show_default=True)
 @click.option("--protected-path", "protected_paths", multiple=True, help="Guarded path to probe (repeatable).")
 @click.option("--app-factory", default="api.app:create_app", show_default=True, help="module:callable(settings).")
@@ -200,6 +205,7 @@ def _check(ctx: click.Context, **o: Any) -> int:
             ca_file=o["ca_file"],
             login_path=o["login_path"],
             protected_paths=tuple(o["protected_paths"]),
+            **_signing(o["signing_key"]),
         )
         if o["url"]
         else None,
@@ -219,6 +225,25 @@ def _check(ctx: click.Context, **o: Any) -> int:
     _write(report, formats, o["output"])
     failing = gate(report, Severity(o["fail_on"]), baseline if o["new_only"] else None)
     return EXIT_FAILURES if failing else EXIT_OK
+
+
+def _signing(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--signing-key {path.name}: not a readable unencrypted PEM private key") from exc
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        algorithm = "EdDSA"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        algorithm = "ES256"
+    else:
+        raise InputError(f"--signing-key {path.name}: only Ed25519 and P-256 keys are supported")
+    return {"signing_key": key, "signing_kid": path.stem, "signing_algorithm": algorithm}
 
 
 def _write(report: Report, formats: list[str], output: Path | None) -> None:

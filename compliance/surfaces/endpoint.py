@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import secrets
 import socket
@@ -135,6 +136,9 @@ def build_context(inputs: Any) -> EndpointContext:
             }
         )
     # Certificate trust is judged by EP-005 on its own; the HTTP probes must reach a server whatever its certificate.
+    # one log line per probe request would drown the report (and a JSON report written to stdout)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     probing = ssl.create_default_context()
     probing.check_hostname = False
     probing.verify_mode = ssl.CERT_NONE

@@ -137,3 +137,29 @@ async def test_auth_probes_on_a_missing_path_report_error_not_fail(good: tuple[S
         assert only(await statuses("EP-018", ctx)) is Status.ERROR
     finally:
         ctx.close()
+
+
+def test_cli_against_the_good_server_exits_0(
+    good: tuple[ServerThread, Path], server_key: ed25519.Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from cryptography.hazmat.primitives import serialization
+
+    from compliance.cli import compliance
+
+    server, cert = good
+    key_file = tmp_path / "k2026.pem"
+    key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    args = ["check", "--surfaces", "endpoint", "--url", server.url, "--ca-file", str(cert), "--protected-path",
+            "/api/v1/orders", "--signing-key", str(key_file), "--format", "json"]  # fmt: skip
+    res = CliRunner().invoke(compliance, args, obj={"settings": None}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert {r["status"] for r in doc["results"]} <= {"PASS", "NOT_APPLICABLE"}  # development: docs may be public
+    assert all(r["evidence"]["values"]["trusted_key"] for r in doc["results"] if r["check_id"] == "EP-020")
