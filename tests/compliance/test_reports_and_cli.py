@@ -274,3 +274,15 @@ def test_controls_and_devices_commands(tmp_path: Path) -> None:
     as_json = json.loads(invoke(["devices", "--devices", str(DATA / "devices.json"), "--format", "json"]).output)
     assert as_json["summary"]["overall"]["percent_compliant"] == 50.0
     assert invoke(["devices"]).exit_code == 2
+
+
+def test_a_crash_of_the_checker_itself_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import compliance.cli
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compliance.cli, "run", broken)
+    res = invoke(["check", "--surfaces", "devices"])
+    assert res.exit_code == 1
+    assert res.output.strip() == "emon compliance: checker failed: RuntimeError: boom"
