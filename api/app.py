@@ -27,6 +27,9 @@ from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
+from security.ratelimit import Limiter, RateLimitMiddleware
+from security.routes import router as security_router
+from security.runtime import build_runtime
 from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"
@@ -37,6 +40,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database(settings)
     app.state.redis = create_redis(settings)
+    app.state.security = build_runtime(settings, app.state.db, app.state.redis, app.state.tokens)
     try:
         yield
     finally:
@@ -49,6 +53,11 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler succeeds, rolled back when it raises."""
     async with state.db.sessionmaker() as session, session.begin():
         yield session
+
+
+def provide_limiter(state: State) -> Limiter:
+    """The shared rate limiter: ``await limiter.enforce(f"checkin:{actor.device_id}", 30, 60)``."""
+    return state.security.limiter
 
 
 def _openapi(settings: Settings) -> OpenAPIConfig | None:
@@ -82,18 +91,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz]
+    route_handlers: list[Any] = [healthz, readyz, security_router(settings)]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
     frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
-        dependencies={"db_session": Provide(provide_db_session), "actor": Provide(provide_actor)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "actor": Provide(provide_actor),
+            "limiter": Provide(provide_limiter, sync_to_thread=False),
+        },
         lifespan=[_resources],
         middleware=[
             prometheus.middleware,
-            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens),
+            DefineMiddleware(
+                TokenAuthenticationMiddleware,
+                tokens=tokens,
+                trusted_proxies=list(settings.http.trusted_proxies),
+            ),
+            DefineMiddleware(
+                RateLimitMiddleware,
+                per_minute=settings.security.api_rate_per_minute,
+                trusted_proxies=list(settings.http.trusted_proxies),
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi(settings),

@@ -94,13 +94,9 @@ def compare(first: Path, second: Path, as_json: bool) -> None:
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--images", "images_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPUs, max 4)."
-)
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPUs, max 4).")
 @click.option("--target-fmr", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True)
-def eval_command(
-    pairs_path: Path, images_dir: Path, as_json: bool, workers: int | None, target_fmr: float
-) -> None:
+def eval_command(pairs_path: Path, images_dir: Path, as_json: bool, workers: int | None, target_fmr: float) -> None:
     """FMR and FNMR over genuine and impostor pairs (CSV header: left,right,same)."""
     if not images_dir.is_dir():
         raise click.ClickException(f"not a directory: {images_dir}")
@@ -113,9 +109,7 @@ def eval_command(
     try:
         if sys.stderr.isatty():
             with click.progressbar(length=len(names), label="encoding", file=sys.stderr) as bar:
-                analyses = evaluation.analyse_images(
-                    names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1)
-                )
+                analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1))
         else:
             analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers)
     except (BrokenProcessPool, ImportError, OSError) as exc:
@@ -132,9 +126,7 @@ def _print_report(report: evaluation.Report) -> None:
     for failed in report.failed_images:
         click.echo(f"  failed image: {failed.name}: {', '.join(failed.reasons)}")
     policy = report.policy
-    click.echo(
-        f"shipped policy {policy['version']}: accept <= {policy['accept']}, refer <= {policy['refer']}"
-    )
+    click.echo(f"shipped policy {policy['version']}: accept <= {policy['accept']}, refer <= {policy['refer']}")
     for kind, outcome in report.outcomes.items():
         click.echo(
             f"  {kind:8s} accepted {outcome.accepted:4d}  referred {outcome.referred:4d}  "
@@ -156,6 +148,4 @@ def _print_report(report: evaluation.Report) -> None:
         )
     for kind, summary in report.distances.items():
         if summary:
-            click.echo(
-                f"{kind} distances: min {summary['min']}, median {summary['median']}, max {summary['max']}"
-            )
+            click.echo(f"{kind} distances: min {summary['min']}, median {summary['median']}, max {summary['max']}")

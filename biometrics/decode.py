@@ -83,9 +83,7 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
     limits = limits or DecodeLimits()
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # A global switch someone else flipped would make truncated uploads pass silently.
-        raise RuntimeError(
-            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is enabled in this process; refusing to decode"
-        )
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is enabled in this process; refusing to decode")
     if not data:
         raise DecodeError(DecodeReason.EMPTY, "the upload is empty")
     if len(data) > limits.max_bytes:

@@ -59,9 +59,7 @@ def analyse_image(
     try:
         decoded = decode_image(image_bytes, policy.decode)
     except DecodeError as exc:
-        return ImageAnalysis(
-            sha256=hashlib.sha256(image_bytes).hexdigest(), reasons=(Reason(exc.reason.value),)
-        )
+        return ImageAnalysis(sha256=hashlib.sha256(image_bytes).hexdigest(), reasons=(Reason(exc.reason.value),))
     m = engine.models(policy.use_68_point_model)
     rgb = decoded.rgb
     faces = engine.detect(m, rgb, policy.upsample, policy.upsample_retry)
@@ -153,9 +151,7 @@ def verify_checkin(
         return result(Decision.REJECTED, [Reason.NO_REFERENCES])
     if not 1 <= len(frames) <= policy.liveness.max_frames:
         return result(Decision.REJECTED, [Reason.LIVENESS_FRAME_COUNT])
-    analyses = tuple(
-        analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames)
-    )
+    analyses = tuple(analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames))
     hashes = {a.sha256 for a in analyses}
     probe = analyses[0]
     if not probe.usable:

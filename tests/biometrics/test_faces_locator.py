@@ -9,9 +9,7 @@ import pytest
 from tests import faces
 
 
-def test_without_the_shared_folder_the_filled_cache_is_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_the_shared_folder_the_filled_cache_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "test_images"
     cache.mkdir()
     (cache / "obama.jpg").write_bytes(b"\xff\xd8\xff")

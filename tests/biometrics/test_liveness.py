@@ -36,16 +36,13 @@ def turn_burst(analysed: Analyse, analysis_rgb: Pixels) -> list[bytes]:
     """Looking at the camera, then the nose moving towards the image's right (the wearer's left)."""
     rgb = analysis_rgb("obama.jpg")
     still = analyse_image(encode_image(rgb, quality=95))
-    return [encode_image(rgb, quality=95)] + [
-        encode_image(warped(rgb, still, dx), quality=95) for dx in (0.15, 0.3)
-    ]
+    return [encode_image(rgb, quality=95)] + [encode_image(warped(rgb, still, dx), quality=95) for dx in (0.15, 0.3)]
 
 
 def test_the_challenge_is_derived_from_the_nonce_deterministically() -> None:
     assert derive_challenge(NONCE, DEFAULT_POLICY) == derive_challenge(NONCE, DEFAULT_POLICY)
     assert (
-        derive_challenge(NONCE, DEFAULT_POLICY).nonce_sha256
-        != derive_challenge(b"x" * 32, DEFAULT_POLICY).nonce_sha256
+        derive_challenge(NONCE, DEFAULT_POLICY).nonce_sha256 != derive_challenge(b"x" * 32, DEFAULT_POLICY).nonce_sha256
     )
 
 
@@ -78,9 +75,7 @@ def test_a_still_picture_re_encoded_and_shifted_fails_for_lack_of_movement(analy
     rgb = analysis_rgb("obama.jpg")
     frames = [
         analyse_image(encode_image(rgb, quality=95)),
-        analyse_image(
-            encode_image(np.roll(rgb, 8, axis=1), quality=80)
-        ),  # a photo moved in front of the camera
+        analyse_image(encode_image(np.roll(rgb, 8, axis=1), quality=80)),  # a photo moved in front of the camera
         analyse_image(encode_image(np.roll(rgb, -5, axis=0), quality=90)),
     ]
     result = judge(challenge(ChallengeKind.TURN_LEFT), frames, DEFAULT_POLICY)
@@ -132,9 +127,7 @@ def test_plausibility_two_real_photos_with_different_head_angles_read_as_a_turn(
 
 
 def test_a_burst_that_changes_person_fails(analysed: Analyse) -> None:
-    result = judge(
-        challenge(ChallengeKind.TURN_LEFT), [analysed("obama.jpg"), analysed("biden.jpg")], DEFAULT_POLICY
-    )
+    result = judge(challenge(ChallengeKind.TURN_LEFT), [analysed("obama.jpg"), analysed("biden.jpg")], DEFAULT_POLICY)
     assert Reason.LIVENESS_IDENTITY_CHANGED in result.reasons
 
 
