@@ -180,12 +180,12 @@ def bad_app() -> Litestar:
 
 
 class ServerThread:
-    def __init__(self, app: Litestar, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(self, app: Litestar, ssl_context: ssl.SSLContext | None, lifespan: str = "off") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="critical", lifespan="off", server_header=False, timeout_keep_alive=2)
+        config = uvicorn.Config(app, log_level="critical", lifespan=lifespan, server_header=False, timeout_keep_alive=2)
         config.load()
         config.ssl = ssl_context  # our own context: pinned protocol versions and suites
         self.server = uvicorn.Server(config)
