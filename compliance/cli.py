@@ -103,6 +103,33 @@ def _app(ctx: click.Context, settings: Any, factory_path: str, notes: list[str])
         return None
 
 
+def _db_postures(settings: Any, notes: list[str]) -> list[Any] | None:
+    """Device postures from the configured database, or None (with a note) when it cannot be read."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from compliance.fleet import postures_from_database
+
+    url = str(settings.database.url)
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).is_file():
+        notes.append("devices: the SQLite database file does not exist")
+        return None
+
+    async def read() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with AsyncSession(engine) as session:
+                return await postures_from_database(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(read())
+    except sa.exc.SQLAlchemyError as exc:
+        notes.append(f"devices: device tables not readable ({type(exc).__name__})")
+        return None
+
+
 def gate(report: Report, fail_on: Severity, baseline: set[str] | None = None) -> list[Any]:
     """The unwaived failures at or above ``fail_on`` (only new ones when a baseline is given)."""
     return [
@@ -183,6 +210,16 @@ def _check(ctx: click.Context, **o: Any) -> int:
     want_config = surfaces is None or Surface.CONFIG in surfaces or Surface.ENDPOINT in surfaces
     settings = _settings(ctx, notes) if want_config else None
     app = _app(ctx, settings, o["app_factory"], notes) if want_config else None
+    if postures is None and (surfaces is None or Surface.DEVICES in surfaces):
+        obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+        provider = obj.get("device_provider")
+        if provider is not None:
+            postures = provider()
+        else:
+            if settings is None and surfaces is not None:
+                settings = _settings(ctx, notes)
+            if settings is not None:
+                postures = _db_postures(settings, notes)
 
     from compliance.surfaces.data import DataSource, data_source_from_settings
     from compliance.surfaces.endpoint import EndpointOptions
@@ -320,7 +357,12 @@ def devices_cmd(ctx: click.Context, devices_path: Path | None, policy_path: Path
         elif provider is not None:
             postures = provider()
         else:
-            _die("no devices: give --devices FILE", EXIT_USAGE)
+            notes: list[str] = []
+            settings = _settings(ctx, notes)
+            found = _db_postures(settings, notes) if settings is not None else None
+            if found is None:
+                _die("no devices: give --devices FILE (" + "; ".join(notes or ["no settings"]) + ")", EXIT_USAGE)
+            postures = found
         now = datetime.now(UTC)
         judged = [evaluate_device(p, policy, now) for p in postures]
     except (ValueError, PolicyNotInForceError) as exc:

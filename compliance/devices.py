@@ -307,7 +307,9 @@ def _attestation_rule(att: Attestation | None, platform: PlatformRule | None, po
     if att is None:
         return RuleOutcome(rule="attestation", ok=False, reason="no attestation")
     if not att.chain_valid:
-        return RuleOutcome(rule="attestation", ok=False, reason=f"{att.kind} attestation chain not valid")
+        return RuleOutcome(
+            rule="attestation", ok=False, reason=f"{att.kind} attestation not verified to the vendor root"
+        )
     if platform and platform.attestation_kinds and att.kind not in platform.attestation_kinds:
         return RuleOutcome(rule="attestation", ok=False, reason=f"attestation kind {att.kind} not accepted")
     if platform and platform.min_security_level:

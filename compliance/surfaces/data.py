@@ -140,7 +140,9 @@ def default_registry(settings: Any) -> DataRegistry:
         ],
         purge_log=TimestampTable("retention_runs", "finished_at"),
         accounts=AccountTable(
-            "staff_users", dormant_days=int(getattr(settings.security, "dormant_account_days", 90)), mfa_column=None
+            "staff_users",
+            dormant_days=int(getattr(settings.security, "dormant_account_days", 90)),
+            mfa_column="totp_enrolled_at",
         ),
         access_reviews=TimestampTable("access_reviews", "completed_at"),
         current_key_ids=frozenset(k for k in kids[:1] if k),
