@@ -248,7 +248,7 @@ def test_config_surface_through_the_cli_with_injected_settings(good_settings: An
     failing = [r for r in doc["results"] if r["status"] == "FAIL"]
     assert not failing, failing
     assert res.exit_code == 0
-    assert {r["check_id"] for r in doc["results"] if r["status"] == "ERROR"} == {"CFG-010", "CFG-025"}
+    assert not [r["check_id"] for r in doc["results"] if r["status"] == "ERROR"]
 
 
 def test_dependencies_through_the_cli_catch_the_vulnerable_pin() -> None:
