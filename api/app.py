@@ -17,10 +17,10 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, metrics_scraper_only, readyz
-from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from core.db import Database
+from core.logs import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from security.actor import Role

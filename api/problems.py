@@ -11,8 +11,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from api.logs import get_logger
 from core.errors import DomainError, RateLimited, ValidationFailed
+from core.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://emon.example/problems/"
