@@ -16,6 +16,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.bodies import apply_body_caps, require_json_content_type
 from api.health import healthz, metrics_scraper_only, readyz
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS, document_problem_responses
@@ -96,7 +97,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
-    frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
@@ -119,15 +119,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=require_json_content_type,
         openapi_config=_openapi(settings),
         cors_config=cors,
-        request_max_body_size=settings.http.max_image_bytes * frames + 64 * 1024,
+        request_max_body_size=settings.http.max_json_bytes,  # image routes get theirs in apply_body_caps
         debug=settings.debug and not settings.is_production,
         logging_config=None,
         state=State({"settings": settings, "tokens": tokens}),
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
+    apply_body_caps(app, settings)
     document_problem_responses(app)
     hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
     app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))

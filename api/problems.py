@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core.errors import DomainError, RateLimited, ValidationFailed
 from core.logs import get_logger
@@ -96,7 +97,49 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return problem(request, status, detail, headers=headers)
 
 
-def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _raised_while_parsing(exc: BaseException) -> bool:
+    """Whether the exception came out of decoding a request body (Litestar's msgspec hooks)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name.startswith("decode_") and "serialization" in code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def recursion_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """A body nested deeper than the decoder's recursion limit is the client's doing (400); anywhere else, a bug."""
+    if _raised_while_parsing(exc):
+        return problem(request, 400, "The request body is nested too deeply", type_slug="invalid-request")
+    return internal_error_handler(request, exc)
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return ""
+
+
+def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """The database refusing a value the schema let through (SQLSTATE class 22, e.g. PostgreSQL and a NUL character
+    in text, or a number beyond its column) is bad input: 422. A uniqueness or reference rule met by a request racing
+    another (class 23) is a conflict: 409. Anything else is ours: 500. The driver's message, which quotes the SQL and
+    its parameters, stays out of the answer and out of the log."""
+    state = _sqlstate(exc)
+    path = request.scope.get("path_template", "?")
+    if state.startswith("22") or isinstance(exc, DataError):
+        log.warning("database refused a value", path=path, sqlstate=state)
+        return problem(request, 422, "A value in the request cannot be stored", type_slug="unstorable-value")
+    if state.startswith("23") or isinstance(exc, IntegrityError):
+        log.warning("integrity conflict", path=path, sqlstate=state)
+        return problem(request, 409, "The request conflicts with the current state of a record", type_slug="conflict")
+    return internal_error_handler(request, exc)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, Any]]:
     log.error("unhandled error", path=request.scope.get("path_template", "?"), exc_info=exc)
     return problem(
         request,
@@ -109,6 +152,8 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
+    RecursionError: recursion_error_handler,
+    DBAPIError: database_error_handler,
     Exception: internal_error_handler,
 }
 
