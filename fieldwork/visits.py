@@ -109,7 +109,7 @@ async def _open_assignments(ctx: Ctx, order_id: uuid.UUID) -> list[tuple[DeviceA
         .where(DeviceAssignment.order_id == order_id, DeviceAssignment.ended_at.is_(None))
         .order_by(Device.serial)
     )
-    return [(a, d) for a, d in rows.tuples()]
+    return [(a, d) for a, d in rows.all()]
 
 
 async def job_detail(ctx: Ctx, job_id: uuid.UUID) -> JobDetail:
