@@ -104,7 +104,7 @@ def complete_order(**overrides: Any) -> dict[str, Any]:
 
 def immigration_order(**overrides: Any) -> dict[str, Any]:
     """A non-fitted (smartwatch) immigration order with a check-in schedule."""
-    return complete_order(
+    order = complete_order(
         order_type="IMMIGRATION",
         device_wearer={
             "home_office_ref": "HO-123456",
@@ -124,8 +124,9 @@ def immigration_order(**overrides: Any) -> dict[str, Any]:
             },
         ],
         notifying_organisation={"name": "Home Office Immigration Enforcement"},
-        **overrides,
     )
+    order.update(overrides)
+    return order
 
 
 async def create_order(client: Client, who: Person, body: dict[str, Any] | None = None) -> dict[str, Any]:
