@@ -52,6 +52,7 @@ MODELS = {
     "SMARTWATCH": "Check-in Watch 1",
 }
 
+UNUSABLE_PASSWORD = "!"  # noqa: S105 - matches no hash, so nobody can log in with it
 LEEDS_CENTRE = [[-1.552, 53.794], [-1.536, 53.794], [-1.536, 53.802], [-1.552, 53.802], [-1.552, 53.794]]
 
 
@@ -168,7 +169,7 @@ async def _staff(session: AsyncSession, username: str, role: Role, team: str | N
             display_name=username.replace(".", " ").title(),
             role=role.value,
             team_id=(await _team(session, team)).id if team else None,
-            password_hash="!",  # unusable: the security seeder (or an admin) sets real credentials
+            password_hash=UNUSABLE_PASSWORD,  # unusable: the security seeder (or an admin) sets real credentials
         )
         session.add(user)
         await session.flush()
