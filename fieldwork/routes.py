@@ -31,6 +31,7 @@ from fieldwork.schemas import (
     PhotoOut,
     ProtectedIn,
     ProtectedOut,
+    RebookIn,
     RemovalIn,
     RemovalOut,
     StockMoveIn,
@@ -149,6 +150,10 @@ class JobController(Controller):
     @post("/{job_id:uuid}/allocation", guards=[SUPERVISORS], status_code=200)
     async def allocate(self, ctx: Context, job_id: PathId, data: JSONBody[AllocationIn]) -> JobSummary:
         return await visits.allocate(ctx, job_id, data)
+
+    @post("/{job_id:uuid}/appointment", guards=[OFFICERS], status_code=200, summary="Re-book an open job")
+    async def rebook(self, ctx: Context, job_id: PathId, data: JSONBody[RebookIn]) -> JobSummary:
+        return await visits.rebook(ctx, job_id, data)
 
     @post("/{job_id:uuid}/fitting", guards=[FIELD])
     async def fitting(self, ctx: Context, job_id: PathId, data: JSONBody[FittingIn]) -> FittingOut:

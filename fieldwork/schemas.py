@@ -368,6 +368,12 @@ class JobDetail(Struct, kw_only=True):
     visits: list[VisitOut]
 
 
+class RebookIn(Input, kw_only=True):
+    version: int
+    appointment_start: datetime
+    appointment_end: datetime
+
+
 class AllocationIn(Input, kw_only=True):
     version: int
     officer_id: uuid.UUID
