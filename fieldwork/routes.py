@@ -16,6 +16,7 @@ from core.errors import PayloadTooLarge, ValidationFailed
 from fieldwork import intake, photos, stock, sync, visits
 from fieldwork.schemas import (
     AllocationIn,
+    CancelIn,
     DeviceIn,
     DeviceOut,
     DraftUpdate,
@@ -97,6 +98,10 @@ class OrderController(Controller):
     @post("/{order_id:uuid}/submit", guards=[INTAKE], status_code=200, summary="Submit the draft version")
     async def submit(self, ctx: Context, order_id: PathId, data: JSONBody[VersionedAction]) -> OrderOut:
         return await intake.submit(ctx, order_id, data.version)
+
+    @post("/{order_id:uuid}/cancel", guards=[INTAKE], status_code=200, summary="Cancel before anything is fitted")
+    async def cancel(self, ctx: Context, order_id: PathId, data: JSONBody[CancelIn]) -> OrderOut:
+        return await intake.cancel(ctx, order_id, data.version, data.reason)
 
     @post("/{order_id:uuid}/variations", guards=[INTAKE], summary="Start a variation (a new draft version)")
     async def vary(self, ctx: Context, order_id: PathId, data: JSONBody[VariationIn]) -> OrderOut:

@@ -215,6 +215,11 @@ class VersionedAction(Input, kw_only=True):
     version: int
 
 
+class CancelIn(Input, kw_only=True):
+    version: int
+    reason: Medium | None = None
+
+
 # ---- order and wearer views --------------------------------------------------------------------------------------
 
 
