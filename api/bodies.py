@@ -2,8 +2,8 @@
 
 The application cap is ``EMON_HTTP_MAX_JSON_BYTES``. A route whose JSON body carries images (base64 ``bytes``
 fields, e.g. check-in frames or enrolment photos) gets room for ``EMON_CHECKIN_MAX_FRAMES`` images of
-``EMON_HTTP_MAX_IMAGE_BYTES`` each, base64-encoded; a route that takes a raw image declares its own cap on its
-handler. A handler or controller that sets ``request_max_body_size`` itself keeps it. Oversized bodies answer 413
+``EMON_HTTP_MAX_IMAGE_BYTES`` each, base64-encoded; a route whose body is one raw image says so with
+``opt={"raw_image": True}`` and gets ``EMON_HTTP_MAX_IMAGE_BYTES``. A handler or controller that sets ``request_max_body_size`` itself keeps it. Oversized bodies answer 413
 problem+json before they are read.
 """
 
@@ -53,7 +53,11 @@ def apply_body_caps(app: Litestar, settings: Settings) -> None:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
-            if handler.request_max_body_size is Empty and carries_images(handler):
+            if handler.request_max_body_size is not Empty:
+                continue
+            if handler.opt.get("raw_image"):
+                handler.request_max_body_size = raw_image_cap(settings)
+            elif carries_images(handler):
                 handler.request_max_body_size = image_body_cap(settings)
 
 

@@ -232,7 +232,14 @@ async def sync_batch(actor: NamedDependency[Actor], state: State, request: Reque
     return await sync.run_batch_committing(state.db, actor, settings, batch.operations)
 
 
-@put("/api/v1/photos/{sha256:str}", guards=[OFFICERS], dependencies=CTX, status_code=200, tags=["photos"])
+@put(
+    "/api/v1/photos/{sha256:str}",
+    guards=[OFFICERS],
+    dependencies=CTX,
+    status_code=200,
+    tags=["photos"],
+    opt={"raw_image": True},  # the body is one image: api.bodies gives this route the image cap, not the JSON one
+)
 async def upload_photo(ctx: Context, sha256: Sha256Path, request: Request[Any, Any, Any]) -> PhotoOut:
     """Upload evidence by its SHA-256 (before or after the fitting that cites it); re-uploading is harmless."""
     cap = ctx.settings.http.max_image_bytes
