@@ -3,8 +3,8 @@
 The application cap is ``EMON_HTTP_MAX_JSON_BYTES``. A route whose JSON body carries images (base64 ``bytes``
 fields, e.g. check-in frames or enrolment photos) gets room for ``EMON_CHECKIN_MAX_FRAMES`` images of
 ``EMON_HTTP_MAX_IMAGE_BYTES`` each, base64-encoded; a route whose body is one raw image says so with
-``opt={"raw_image": True}`` and gets ``EMON_HTTP_MAX_IMAGE_BYTES``. A handler or controller that sets ``request_max_body_size`` itself keeps it. Oversized bodies answer 413
-problem+json before they are read.
+``opt={"raw_image": True}`` and gets ``EMON_HTTP_MAX_IMAGE_BYTES``. A handler or controller that sets
+``request_max_body_size`` itself keeps it. Oversized bodies answer 413 problem+json before they are read.
 """
 
 from __future__ import annotations
