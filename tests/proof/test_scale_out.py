@@ -173,7 +173,8 @@ async def test_both_instances_sweep_and_each_missed_prompt_is_marked_and_alerted
             if pending == 0:
                 break
             await asyncio.sleep(0.5)
-        assert a.alive() and b.alive()
+        assert a.alive()
+        assert b.alive()
     async with db.transaction() as s:
         missed = (
             await s.execute(select(func.count()).select_from(Prompt).where(Prompt.status == "MISSED"))
