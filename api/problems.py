@@ -10,6 +10,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core.errors import DomainError, RateLimited, ValidationFailed
@@ -123,6 +125,42 @@ def _sqlstate(exc: DBAPIError) -> str:
     return ""
 
 
+#: SQLSTATE classes of a database that is gone or going: connection exceptions, operator intervention (shutdown).
+_UNREACHABLE_STATES = ("08", "57P")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the exception (or one it came from) says a backing service could not be reached or went away."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | RedisConnectionError | RedisTimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = str(getattr(current, "sqlstate", "") or "")
+        if state.startswith(_UNREACHABLE_STATES) or type(current).__name__ == "ConnectionDoesNotExistError":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, Any]]:
+    """The database or Redis is down or restarting: 503 with ``Retry-After``, so clients and the balancer back off
+    and retry rather than treat it as a fault in the request (and ``/readyz`` says the same)."""
+    if not _unreachable(exc):
+        return internal_error_handler(request, exc)
+    log.warning("backing service unavailable", path=request.scope.get("path_template", "?"), error=type(exc).__name__)
+    return problem(
+        request,
+        503,
+        "A service this request needs is unavailable; try again shortly",
+        type_slug="service-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
     """The database refusing a value the schema let through (SQLSTATE class 22, e.g. PostgreSQL and a NUL character
     in text, or a number beyond its column) is bad input: 422. A uniqueness or reference rule met by a request racing
@@ -130,6 +168,8 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
     its parameters, stays out of the answer and out of the log."""
     state = _sqlstate(exc)
     path = request.scope.get("path_template", "?")
+    if _unreachable(exc):
+        return unavailable_handler(request, exc)
     if state.startswith("22") or isinstance(exc, DataError):
         log.warning("database refused a value", path=path, sqlstate=state)
         return problem(request, 422, "A value in the request cannot be stored", type_slug="unstorable-value")
@@ -140,6 +180,8 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: BaseException) -> Response[dict[str, Any]]:
+    if _unreachable(exc):  # e.g. a connection refused inside a library that wrapped it in its own exception
+        return unavailable_handler(request, exc)
     log.error("unhandled error", path=request.scope.get("path_template", "?"), exc_info=exc)
     return problem(
         request,
@@ -154,6 +196,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception_handler,
     RecursionError: recursion_error_handler,
     DBAPIError: database_error_handler,
+    ConnectionError: unavailable_handler,
+    RedisConnectionError: unavailable_handler,
+    RedisTimeoutError: unavailable_handler,
     Exception: internal_error_handler,
 }
 
