@@ -69,8 +69,21 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # the driver's own implicit BEGIN (deferred) is off; _begin_immediate issues ours
+        dbapi_connection.isolation_level = None
 
     return on_connect
+
+
+def _begin_immediate(connection: Any) -> None:
+    """SQLite: every transaction takes the write lock when it begins. A deferred transaction that read first and
+    writes later cannot wait for a writer that committed meanwhile (its snapshot is stale): SQLite answers "database
+    is locked" at once, whatever the busy timeout. Taking the lock up front makes writers queue on the busy timeout
+    instead; readers outside a transaction (WAL) are not blocked, and an AUTOCOMMIT connection (the readiness ping)
+    takes no lock."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -81,6 +94,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(settings.database.sqlite_busy_timeout_ms))
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     kwargs.update(pool_size=settings.database.pool_size, max_overflow=settings.database.pool_size)
     return create_async_engine(url, **kwargs)
@@ -106,6 +120,7 @@ class Database:
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
