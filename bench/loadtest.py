@@ -204,7 +204,7 @@ async def user(client: httpx.AsyncClient, world: World, index: int, stop: float,
             }
             response = await timed(
                 "sync batch",
-                lambda: client.post("/api/v1/sync", json={"operations": [op]}, headers=officer),
+                lambda op=op: client.post("/api/v1/sync", json={"operations": [op]}, headers=officer),  # type: ignore[misc]
                 lambda r: r.status_code == 200 and r.json()["results"][0]["outcome"] == "APPLIED",
             )
             if response is not None:
@@ -282,7 +282,8 @@ def main() -> int:
             f"load: {name}",
             figures["p95"],
             "ms p95",
-            note=f"n={len(samples)} p50={figures['p50']:.1f} p99={figures['p99']:.1f} errors={stats.errors.get(name, 0)}",
+            note=f"n={len(samples)} p50={figures['p50']:.1f} p99={figures['p99']:.1f} "
+            f"errors={stats.errors.get(name, 0)}",
         )
     for name, mib in peaks.items():
         report(f"load: peak RSS {name}", mib, "MiB")
