@@ -27,6 +27,7 @@ from checkin.sweeper import run_forever as run_checkin_background
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
+from fieldwork.routes import ROUTE_HANDLERS as FIELDWORK_ROUTES
 from security.auth import TokenAuthenticationMiddleware, provide_actor
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, MetricsController, CheckinController]
+    route_handlers: list[Any] = [healthz, readyz, MetricsController, *FIELDWORK_ROUTES, CheckinController]
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
     frames = settings.checkin.max_frames
     app = Litestar(
