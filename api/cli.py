@@ -134,6 +134,17 @@ def demo_seed(ctx: click.Context) -> None:
         click.echo(line)
 
 
+def _mount() -> None:
+    from biometrics.cli import biometrics
+    from checkin.cli import checkin, retention
+
+    for group in (biometrics, checkin, retention):
+        main.add_command(group)
+
+
+_mount()
+
+
 def run() -> None:
     main(prog_name="emon")
 

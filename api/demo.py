@@ -14,6 +14,15 @@ Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
 SEEDERS: list[Seeder] = []
 
 
+def _register() -> None:
+    from checkin.demo import seed_checkins
+
+    SEEDERS.append(seed_checkins)  # after field work's seeder: it attaches to the demo smartwatch wearer
+
+
+_register()
+
+
 async def seed(settings: Settings) -> list[str]:
     db = Database(settings)
     lines: list[str] = []
