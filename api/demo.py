@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.settings import Settings
+from fieldwork.demo import seed_fieldwork
 
 # A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
 Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
-SEEDERS: list[Seeder] = []
+SEEDERS: list[Seeder] = [seed_fieldwork]
 
 
 def _register() -> None:

@@ -61,9 +61,12 @@ async def provide_ctx(db_session: NamedDependency[AsyncSession], actor: NamedDep
 
 
 CTX = {"ctx": Provide(provide_ctx)}
+# Ordinary JSON bodies are small; an intake with detailed zone polygons is the largest. Sync and photos check their own.
+JSON_BODY_LIMIT = 512 * 1024
 
 
 class OrderController(Controller):
+    request_max_body_size = JSON_BODY_LIMIT
     path = "/api/v1/orders"
     dependencies = CTX
     tags = ["orders"]
@@ -100,6 +103,7 @@ class OrderController(Controller):
 
 
 class WearerController(Controller):
+    request_max_body_size = JSON_BODY_LIMIT
     path = "/api/v1/wearers"
     dependencies = CTX
     tags = ["wearers"]
@@ -123,6 +127,7 @@ class WearerController(Controller):
 
 
 class JobController(Controller):
+    request_max_body_size = JSON_BODY_LIMIT
     path = "/api/v1/jobs"
     dependencies = CTX
     tags = ["jobs"]
@@ -159,6 +164,7 @@ class JobController(Controller):
 
 
 class DeviceController(Controller):
+    request_max_body_size = JSON_BODY_LIMIT
     path = "/api/v1/devices"
     dependencies = CTX
     tags = ["devices"]
