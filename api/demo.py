@@ -6,22 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from checkin.demo import seed_checkins
 from core.db import Database
 from core.settings import Settings
 from fieldwork.demo import seed_fieldwork
 
 # A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
 Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
-SEEDERS: list[Seeder] = [seed_fieldwork]
-
-
-def _register() -> None:
-    from checkin.demo import seed_checkins
-
-    SEEDERS.append(seed_checkins)  # after field work's seeder: it attaches to the demo smartwatch wearer
-
-
-_register()
+# check-ins after field work: they attach to its demo smartwatch wearer
+SEEDERS: list[Seeder] = [seed_fieldwork, seed_checkins]
 
 
 async def seed(settings: Settings) -> list[str]:

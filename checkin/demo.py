@@ -17,7 +17,7 @@ from checkin.service import challenge_for, new_nonce
 from checkin.vocab import AlertKind, AlertStatus, CheckinStatus, EnrolmentStatus, PromptKind, PromptStatus
 from core.clock import utcnow
 from core.settings import Settings
-from fieldwork.models import Order, Wearer
+from fieldwork.models import Order, OrderVersion, Wearer
 from security.models import StaffUser
 
 DEMO_NAMESPACE = uuid.UUID("5f0c2a52-9a43-4f0e-9a55-3c1e2d7b8a10")
@@ -41,20 +41,17 @@ _PLAN: list[tuple[str, list[str], float | None] | None] = [
 async def seed_checkins(session: AsyncSession, settings: Settings) -> list[str]:
     if settings.is_production:
         raise RuntimeError("demo data is never seeded in production")
+    # the field work seeder's smartwatch order may still await its fitting visit (SUBMITTED): good enough for a demo
     rows = (
         await session.execute(
-            select(Wearer, Order)
+            select(Wearer, Order, OrderVersion.content)
             .join(Order, Order.wearer_id == Wearer.id)
-            .where(Order.status == "ACTIVE")
-            .order_by(Wearer.created_at)
+            .join(OrderVersion, OrderVersion.order_id == Order.id)
+            .where(Order.status.in_(["ACTIVE", "SUBMITTED"]), OrderVersion.status == "SUBMITTED")
+            .order_by(Order.status, Wearer.created_at)
         )
     ).all()
-    target = None
-    for wearer, order in rows:
-        active = await orders.active_order(session, wearer.id)
-        if active is not None and orders.is_non_fitted(active.content):
-            target = (wearer, order)
-            break
+    target = next(((w, o) for w, o, content in rows if orders.is_non_fitted(content or {})), None)
     if target is None:
         return ["check-ins: no active smartwatch order to attach demo check-ins to (seed field work first)"]
     wearer, order = target
