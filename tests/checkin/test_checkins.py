@@ -30,14 +30,16 @@ async def enrol(client: Client, token_for: Callable[..., dict[str, str]], case: 
         "device_id": str(case.device_id),
         "photos": [base64.b64encode(photo(name)).decode()],
     }
-    response = await client.post("/checkin/enrolments", json=body, headers=token_for(case.caseworker))
+    response = await client.post("/api/v1/checkin/enrolments", json=body, headers=token_for(case.caseworker))
     assert response.status_code == 201, response.text
 
 
 async def prompt_for(client: Client, token_for: Callable[..., dict[str, str]], case: Case) -> dict[str, Any]:
-    response = await client.post(f"/checkin/wearers/{case.wearer_id}/prompts", headers=token_for(case.caseworker))
+    response = await client.post(
+        f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=token_for(case.caseworker)
+    )
     assert response.status_code == 201, response.text
-    pending = await client.get("/checkin/prompts/pending", headers=token_for(case.watch()))
+    pending = await client.get("/api/v1/checkin/prompts/pending", headers=token_for(case.watch()))
     assert pending.status_code == 200, pending.text
     assert pending.json()["id"] == response.json()["id"]
     return pending.json()
@@ -52,7 +54,7 @@ async def check_in(
     **extra: Any,
 ) -> Any:
     return await client.post(
-        f"/checkin/prompts/{prompt['id']}/checkins",
+        f"/api/v1/checkin/prompts/{prompt['id']}/checkins",
         json=checkin_body(prompt["nonce"], frames, **extra),
         headers=token_for(case.watch()),
     )
@@ -152,17 +154,17 @@ async def test_a_watch_never_checks_in_for_another_wearer(
 
     # the other wearer's watch (not enrolled for anyone) presenting a token for itself
     stranger = await client.post(
-        f"/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(theirs.watch())
+        f"/api/v1/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(theirs.watch())
     )
     assert stranger.status_code == 403
     # our watch's device id under another wearer: no prompt of that wearer has this id
     forged = mine.watch()
     forged = type(forged)(role=forged.role, id=forged.id, device_id=forged.device_id, wearer_id=theirs.wearer_id)
-    cross = await client.post(f"/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(forged))
+    cross = await client.post(f"/api/v1/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(forged))
     assert cross.status_code == 403
     # staff cannot submit at all
     staff = await client.post(
-        f"/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(mine.caseworker)
+        f"/api/v1/checkin/prompts/{prompt['id']}/checkins", json=body, headers=token_for(mine.caseworker)
     )
     assert staff.status_code == 403
 

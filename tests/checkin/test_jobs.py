@@ -140,7 +140,7 @@ async def test_a_caseworker_prompts_only_their_own_caseload(
     await enrolled(db, case)
     stranger = await make_staff(Role.CASEWORKER)
     officer = await make_staff(Role.FIELD_OFFICER)
-    url = f"/checkin/wearers/{case.wearer_id}/prompts"
+    url = f"/api/v1/checkin/wearers/{case.wearer_id}/prompts"
     assert (await client.post(url, headers=token_for(stranger))).status_code == 404
     assert (await client.post(url, headers=token_for(officer))).status_code == 403
     assert (await client.post(url, headers=token_for(case.watch()))).status_code == 403
@@ -156,15 +156,15 @@ async def test_the_watch_long_polls_for_its_prompt_and_sees_its_history_without_
     case = await make_case()
     await enrolled(db, case)
     headers = token_for(case.watch())
-    nothing = await client.get("/checkin/prompts/pending?wait=1", headers=headers)
+    nothing = await client.get("/api/v1/checkin/prompts/pending?wait=1", headers=headers)
     assert nothing.status_code == 204
     await add_prompts(db, case, 1, expired=True)
     await sweeper.sweep(db)
-    created = await client.post(f"/checkin/wearers/{case.wearer_id}/prompts", headers=token_for(case.caseworker))
-    pending = await client.get("/checkin/prompts/pending?wait=5", headers=headers)
+    created = await client.post(f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=token_for(case.caseworker))
+    pending = await client.get("/api/v1/checkin/prompts/pending?wait=5", headers=headers)
     assert pending.json()["id"] == created.json()["id"]
 
-    history = await client.get("/checkin/history", headers=headers)
+    history = await client.get("/api/v1/checkin/history", headers=headers)
     assert history.status_code == 200
     outcomes = [item["outcome"] for item in history.json()]
     assert outcomes == [None, "MISSED"]

@@ -29,7 +29,7 @@ async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
     await enrol(client, token_for, case)
     pool = app.state.verifier
     prompt = await prompt_for(client, token_for, case)
-    url = f"/checkin/prompts/{prompt['id']}/checkins"
+    url = f"/api/v1/checkin/prompts/{prompt['id']}/checkins"
     body = checkin_body(prompt["nonce"], [photo("obama2.jpg")])
 
     pool.in_flight += pool.capacity  # every worker busy and the queue full
@@ -73,7 +73,7 @@ async def test_by_default_a_single_photo_without_the_challenge_is_referred(
         await enrol(client, token_for, case)
         prompt = await prompt_for(client, token_for, case)
         response = await client.post(
-            f"/checkin/prompts/{prompt['id']}/checkins",
+            f"/api/v1/checkin/prompts/{prompt['id']}/checkins",
             json=checkin_body(prompt["nonce"], [photo("obama2.jpg")]),
             headers=token_for(case.watch()),
         )
