@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,16 @@ def eval_command(
         raise click.ClickException(str(exc)) from None
     names = sorted({name for pair in pairs for name in (pair.left, pair.right)})
     workers = workers or min(4, os.cpu_count() or 1)
-    if sys.stderr.isatty():
-        with click.progressbar(length=len(names), label="encoding", file=sys.stderr) as bar:
-            analyses = evaluation.analyse_images(
-                names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1)
-            )
-    else:
-        analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers)
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(names), label="encoding", file=sys.stderr) as bar:
+                analyses = evaluation.analyse_images(
+                    names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1)
+                )
+        else:
+            analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers)
+    except (BrokenProcessPool, ImportError, OSError) as exc:
+        raise click.ClickException(f"encoding failed in a worker process: {exc}") from None
     report = evaluation.evaluate(pairs, analyses, DEFAULT_POLICY, target_fmr)
     if as_json:
         click.echo(_json(report))

@@ -135,7 +135,8 @@ def analyse_images(
 def _pair_distances(
     pairs: Iterable[Pair], analyses: Mapping[str, ImageAnalysis]
 ) -> tuple[list[float], list[float]]:
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for pair in pairs:
         left, right = analyses[pair.left], analyses[pair.right]
         if left.usable and right.usable:

@@ -163,3 +163,40 @@ def test_a_live_matching_burst_is_verified_and_a_still_one_is_referred(
     held_up = verify_checkin(still, references, [], turn_left)  # type: ignore[arg-type]
     assert held_up.decision is Decision.REFERRED
     assert Reason.LIVENESS_FAILED in held_up.reasons
+
+
+def test_the_68_point_model_is_not_loaded_by_default(models_ready: None) -> None:
+    from biometrics import engine
+
+    assert engine.models(False).shape_68 is None
+
+
+def test_with_the_68_point_model_enabled_frames_carry_an_eye_aspect_ratio(
+    photo_bytes: Callable[[str], bytes],
+) -> None:
+    policy = BiometricPolicy(use_68_point_model=True)
+    analysis = analyse_image(photo_bytes("obama.jpg"), policy)
+    assert analysis.measures is not None
+    assert analysis.measures.eye_aspect_ratio is not None
+    assert 0.15 < analysis.measures.eye_aspect_ratio < 0.45  # open eyes
+
+
+def _with_ear(analysis: ImageAnalysis, ear: float, shift: float, sha: str) -> ImageAnalysis:
+    import msgspec
+
+    assert analysis.measures is not None
+    assert analysis.encoding is not None
+    measures = msgspec.structs.replace(analysis.measures, eye_aspect_ratio=ear)
+    encoding = analysis.encoding + shift  # a slightly different frame
+    return msgspec.structs.replace(analysis, measures=measures, sha256=sha, encoding=encoding)
+
+
+def test_a_blink_is_judged_from_the_drop_of_the_eye_aspect_ratio(analysed: Analyse) -> None:
+    # Measures constructed by hand: this checks the arithmetic of the judgement, not the 68-point model.
+    policy = BiometricPolicy(use_68_point_model=True)
+    open_eyes = _with_ear(analysed("obama.jpg"), 0.30, 0.0, "a")
+    closed = _with_ear(analysed("obama.jpg"), 0.15, 0.002, "b")  # the head itself stays still
+    half = _with_ear(analysed("obama.jpg"), 0.27, 0.003, "c")
+    assert judge(challenge(ChallengeKind.BLINK), [open_eyes, closed], policy).passed
+    failed = judge(challenge(ChallengeKind.BLINK), [open_eyes, half], policy)
+    assert Reason.LIVENESS_INSUFFICIENT_MOVEMENT in failed.reasons

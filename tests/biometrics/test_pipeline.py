@@ -205,3 +205,25 @@ def test_a_verification_is_picklable_and_loggable_without_templates(
 def test_decoding_happens_at_the_analysis_size(photo_bytes: Read) -> None:
     decoded = decode_image(photo_bytes("obama3.jpg"))
     assert max(decoded.rgb.shape[:2]) == DEFAULT_POLICY.decode.analysis_max_side_px
+
+
+def test_verification_runs_in_a_spawned_worker_pool(analysed: Analyse, photo_bytes: Read) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from biometrics.pipeline import warm_up
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=warm_up) as pool:
+        frames, references = [photo_bytes("obama2.jpg")], [template(analysed, "obama.jpg")]
+        future = pool.submit(verify_checkin, frames, references, [], None, DEFAULT_POLICY)
+        result = future.result(timeout=120)
+    assert result.decision is Decision.VERIFIED
+
+
+def test_a_burst_of_more_frames_than_the_policy_allows_is_refused_before_decoding(analysed: Analyse) -> None:
+    frames = [b"not decoded"] * (DEFAULT_POLICY.liveness.max_frames + 1)
+    result = verify_checkin(frames, [template(analysed, "obama.jpg")], [], None)
+    assert result.decision is Decision.REJECTED
+    assert result.reasons == (Reason.LIVENESS_FRAME_COUNT,)
+    assert result.frames == ()
