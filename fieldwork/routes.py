@@ -13,9 +13,11 @@ from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryP
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import PayloadTooLarge, ValidationFailed
+from core.settings import Settings
 from fieldwork import intake, photos, stock, sync, visits
 from fieldwork.schemas import (
     AllocationIn,
+    CancelIn,
     DeviceIn,
     DeviceOut,
     DraftUpdate,
@@ -31,6 +33,7 @@ from fieldwork.schemas import (
     PhotoOut,
     ProtectedIn,
     ProtectedOut,
+    RebookIn,
     RemovalIn,
     RemovalOut,
     StockMoveIn,
@@ -97,6 +100,10 @@ class OrderController(Controller):
     async def submit(self, ctx: Context, order_id: PathId, data: JSONBody[VersionedAction]) -> OrderOut:
         return await intake.submit(ctx, order_id, data.version)
 
+    @post("/{order_id:uuid}/cancel", guards=[INTAKE], status_code=200, summary="Cancel before anything is fitted")
+    async def cancel(self, ctx: Context, order_id: PathId, data: JSONBody[CancelIn]) -> OrderOut:
+        return await intake.cancel(ctx, order_id, data.version, data.reason)
+
     @post("/{order_id:uuid}/variations", guards=[INTAKE], summary="Start a variation (a new draft version)")
     async def vary(self, ctx: Context, order_id: PathId, data: JSONBody[VariationIn]) -> OrderOut:
         return await intake.start_variation(ctx, order_id, data)
@@ -150,6 +157,10 @@ class JobController(Controller):
     async def allocate(self, ctx: Context, job_id: PathId, data: JSONBody[AllocationIn]) -> JobSummary:
         return await visits.allocate(ctx, job_id, data)
 
+    @post("/{job_id:uuid}/appointment", guards=[OFFICERS], status_code=200, summary="Re-book an open job")
+    async def rebook(self, ctx: Context, job_id: PathId, data: JSONBody[RebookIn]) -> JobSummary:
+        return await visits.rebook(ctx, job_id, data)
+
     @post("/{job_id:uuid}/fitting", guards=[FIELD])
     async def fitting(self, ctx: Context, job_id: PathId, data: JSONBody[FittingIn]) -> FittingOut:
         return await visits.record_fitting(ctx, job_id, data)
@@ -195,10 +206,14 @@ def _decode_problems(exc: msgspec.ValidationError) -> list[dict[str, str]]:
     return [{"field": path.rstrip("`").removeprefix("$.") or "body", "message": text}]
 
 
-@post("/api/v1/sync", guards=[FIELD], dependencies=CTX, status_code=200, tags=["sync"])
-async def sync_batch(ctx: Context, request: Request[Any, Any, Any]) -> SyncOut:
-    """Apply a batch of offline operations; each gets its own result, replays change nothing."""
-    cap = ctx.settings.fieldwork.max_sync_body_bytes
+@post("/api/v1/sync", guards=[FIELD], status_code=200, tags=["sync"])
+async def sync_batch(actor: NamedDependency[Actor], state: State, request: Request[Any, Any, Any]) -> SyncOut:
+    """Apply a batch of offline operations; each gets its own result, replays change nothing.
+
+    No request-wide transaction here: the batch commits in steps (see :func:`fieldwork.sync.run_batch_committing`).
+    """
+    settings: Settings = state.settings
+    cap = settings.fieldwork.max_sync_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(f"a sync body may be at most {cap} bytes")
@@ -211,10 +226,10 @@ async def sync_batch(ctx: Context, request: Request[Any, Any, Any]) -> SyncOut:
         raise ValidationFailed("The sync batch is not valid", errors=_decode_problems(exc)) from None
     except msgspec.DecodeError:
         raise ValidationFailed("The sync body is not JSON", errors=[{"field": "body", "message": "not JSON"}]) from None
-    limit = ctx.settings.fieldwork.max_sync_operations
+    limit = settings.fieldwork.max_sync_operations
     if len(batch.operations) > limit:
         raise PayloadTooLarge(f"a batch may hold at most {limit} operations; send the rest in another batch")
-    return await sync.run_batch(ctx, batch.operations)
+    return await sync.run_batch_committing(state.db, actor, settings, batch.operations)
 
 
 @put("/api/v1/photos/{sha256:str}", guards=[OFFICERS], dependencies=CTX, status_code=200, tags=["photos"])

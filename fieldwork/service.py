@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Select, false, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,7 +28,7 @@ from core.errors import Conflict, NotFound
 from core.settings import Settings
 from fieldwork import geometry
 from fieldwork.models import Device, Order, OrderVersion, VisitJob, Wearer
-from fieldwork.schemas import Alcohol, CheckinSchedule, CheckinWindow, Circle, Condition, OrderContent, Trail, Zone
+from fieldwork.schemas import CheckinSchedule, CheckinWindow, Circle, Condition, OrderContent, Trail, Zone
 from fieldwork.vocab import DeviceWearing, OrderStatus, VersionStatus, ZoneType
 from security.actor import Actor, Role
 from security.audit import record
@@ -69,6 +70,8 @@ class Ctx:
             await self.session.flush()
         except StaleDataError:
             raise Conflict(f"the {what} was changed by someone else; reload and try again", code="stale") from None
+        except IntegrityError:  # a uniqueness the database enforces, reached by a concurrent writer first
+            raise Conflict(f"the {what} conflicts with another record written meanwhile", code="integrity") from None
 
 
 def check_version(record_version: int, based_on: int, what: str, current: dict[str, Any]) -> None:
@@ -90,11 +93,11 @@ def _job_allocated_to(actor: Actor) -> Any:
     return mine
 
 
-def _caseload(actor: Actor) -> Select[tuple[uuid.UUID]]:
+def _caseload(actor: Actor) -> Select[uuid.UUID]:
     return select(Wearer.id).where(Wearer.caseworker_id == actor.id)
 
 
-def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
+def jobs_visible_to(actor: Actor) -> Select[VisitJob]:
     statement = select(VisitJob)
     if actor.role in ALL_SEEING:
         return statement
@@ -105,7 +108,7 @@ def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
     return statement.where(false())
 
 
-def wearers_visible_to(actor: Actor) -> Select[tuple[Wearer]]:
+def wearers_visible_to(actor: Actor) -> Select[Wearer]:
     statement = select(Wearer)
     if actor.role in ALL_SEEING:
         return statement
@@ -116,7 +119,7 @@ def wearers_visible_to(actor: Actor) -> Select[tuple[Wearer]]:
     return statement.where(false())
 
 
-def orders_visible_to(actor: Actor) -> Select[tuple[Order]]:
+def orders_visible_to(actor: Actor) -> Select[Order]:
     statement = select(Order)
     if actor.role in ALL_SEEING:
         return statement
@@ -127,7 +130,7 @@ def orders_visible_to(actor: Actor) -> Select[tuple[Order]]:
     return statement.where(false())
 
 
-def devices_visible_to(actor: Actor) -> Select[tuple[Device]]:
+def devices_visible_to(actor: Actor) -> Select[Device]:
     statement = select(Device)
     if actor.role in ALL_SEEING:
         return statement
@@ -288,10 +291,10 @@ def uses_non_fitted_device(content: OrderContent) -> bool:
 
 __all__ = [
     "ActiveOrder",
-    "Alcohol",
     "Ctx",
     "active_order_for_wearer",
     "caseload_wearer_ids",
+    "check_version",
     "checkin_windows",
     "devices_visible_to",
     "jobs_visible_to",

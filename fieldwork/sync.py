@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 import msgspec
@@ -18,12 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from core.db import Database
 from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from core.settings import Settings
 from fieldwork.models import SyncOperation
 from fieldwork.schemas import FailedVisitOp, FittingOp, Operation, OperationResult, RemovalOp, StockMoveOp, SyncOut
 from fieldwork.service import Ctx
 from fieldwork.stock import device_by_serial, stock_move
 from fieldwork.visits import record_failed_visit, record_fitting, record_removal
+from security.actor import Actor
 
 TYPE_BASE = "https://emon.example/problems/"  # the same problem types the API answers with
 
@@ -131,33 +135,37 @@ async def _remember(ctx: Ctx, op: Operation, request_hash: str, result: Operatio
     return result
 
 
-async def run_operation(ctx: Ctx, op: Operation) -> OperationResult:
-    request_hash = _hash(op)
-    stored = await _stored(ctx, op)
-    if stored is not None:
-        return _replay(op, stored, request_hash)
+async def run_operation(ctx: Ctx, op: Operation, request_hash: str) -> OperationResult:
+    """Apply one operation in its own savepoint and record its result in the ledger, in the same savepoint.
+
+    The ledger row goes in last: if a concurrent copy of this operation committed first, the insert meets the unique
+    constraint (after waiting for that copy's transaction), the savepoint rolls back whatever this copy did, and the
+    stored result is returned instead.
+    """
     savepoint = await ctx.session.begin_nested()
-    claim = SyncOperation(
-        officer_id=ctx.actor.id, client_op_id=op.op_id, kind=_kind(op), request_hash=request_hash, result={}
-    )
     try:
-        ctx.session.add(claim)
-        await ctx.session.flush()  # claims the op id first: a concurrent twin waits here, then fails the constraint
+        applied = await _apply(ctx, op)
+        result = OperationResult(
+            op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
+        )
+        ctx.session.add(
+            SyncOperation(
+                officer_id=ctx.actor.id,
+                client_op_id=op.op_id,
+                kind=_kind(op),
+                request_hash=request_hash,
+                result=msgspec.to_builtins(result),
+            )
+        )
+        await ctx.session.flush()
+        await savepoint.commit()
+        return result
     except IntegrityError:
         await savepoint.rollback()
         stored = await _stored(ctx, op)
         if stored is None:
             raise
         return _replay(op, stored, request_hash)
-    try:
-        applied = await _apply(ctx, op)
-        result = OperationResult(
-            op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
-        )
-        claim.result = msgspec.to_builtins(result)
-        await ctx.session.flush()
-        await savepoint.commit()
-        return result
     except StaleDataError:
         await savepoint.rollback()
         failure = _failure(op, Conflict("the record was changed by someone else meanwhile", code="stale"))
@@ -167,19 +175,40 @@ async def run_operation(ctx: Ctx, op: Operation) -> OperationResult:
     return await _remember(ctx, op, request_hash, failure)
 
 
-async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
-    results = [await run_operation(ctx, op) for op in operations]
+async def _already_done(ctx: Ctx, operations: list[Operation]) -> dict[uuid.UUID, SyncOperation]:
+    """The ledger rows of this batch's operations, fetched in one query (a replay then touches nothing else)."""
+    ids = list({op.op_id for op in operations})
+    done: dict[uuid.UUID, SyncOperation] = {}
+    for start in range(0, len(ids), 500):
+        statement = select(SyncOperation).where(
+            SyncOperation.officer_id == ctx.actor.id, SyncOperation.client_op_id.in_(ids[start : start + 500])
+        )
+        done.update((row.client_op_id, row) for row in (await ctx.session.execute(statement)).scalars())
+    return done
+
+
+async def _run_operations(ctx: Ctx, operations: list[Operation]) -> list[OperationResult]:
+    done = await _already_done(ctx, operations)
+    results: list[OperationResult] = []
+    for op in operations:
+        request_hash = _hash(op)
+        stored = done.get(op.op_id)
+        if stored is not None:
+            results.append(_replay(op, stored, request_hash))
+            continue
+        results.append(await run_operation(ctx, op, request_hash))
+        # Everything of this operation is flushed; letting go of it keeps the session's identity map small, which
+        # keeps every later statement of a long batch as cheap as the first (ORM bulk updates scan that map).
+        ctx.session.expunge_all()
+    return results
+
+
+def _summary(results: list[OperationResult]) -> SyncOut:
     counts = {"APPLIED": 0, "CONFLICT": 0, "REJECTED": 0}
     replayed = 0
     for result in results:
         counts[result.outcome] += 1
         replayed += result.replayed
-    await ctx.audit(
-        "sync.batch",
-        "sync",
-        None,
-        details={"operations": len(results), "replayed": replayed, **{k.lower(): v for k, v in counts.items()}},
-    )
     return SyncOut(
         results=results,
         applied=counts["APPLIED"],
@@ -187,3 +216,41 @@ async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
         rejected=counts["REJECTED"],
         replayed=replayed,
     )
+
+
+async def _audit_batch(ctx: Ctx, out: SyncOut) -> None:
+    details = {
+        "operations": len(out.results),
+        "applied": out.applied,
+        "conflicts": out.conflicts,
+        "rejected": out.rejected,
+        "replayed": out.replayed,
+    }
+    await ctx.audit("sync.batch", "sync", None, details=details)
+
+
+async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
+    """Apply a batch inside the caller's transaction."""
+    out = _summary(await _run_operations(ctx, operations))
+    await _audit_batch(ctx, out)
+    return out
+
+
+async def run_batch_committing(db: Database, actor: Actor, settings: Settings, operations: list[Operation]) -> SyncOut:
+    """Apply a batch in transactions of ``EMON_FIELDWORK_SYNC_OPS_PER_COMMIT`` operations each.
+
+    Operations are independent, and each one's ledger row commits with its effect, so committing as we go loses
+    nothing: after a failure part-way, a retry replays what was committed and applies the rest. It keeps a long
+    batch from holding the audit chain's head row (and so every other audited request) for its whole duration, and
+    keeps PostgreSQL from walking an ever longer chain of versions of that one row inside a single transaction.
+    """
+    results: list[OperationResult] = []
+    step = max(1, settings.fieldwork.sync_ops_per_commit)
+    for start in range(0, len(operations), step):
+        async with db.transaction() as session:
+            ctx = Ctx(session=session, actor=actor, settings=settings)
+            results.extend(await _run_operations(ctx, operations[start : start + step]))
+    out = _summary(results)
+    async with db.transaction() as session:
+        await _audit_batch(Ctx(session=session, actor=actor, settings=settings), out)
+    return out

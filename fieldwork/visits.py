@@ -35,6 +35,7 @@ from fieldwork.schemas import (
     JobWearer,
     Page,
     PhotoRef,
+    RebookIn,
     RemovalIn,
     RemovalOut,
     VisitOut,
@@ -88,16 +89,58 @@ def job_state(job: VisitJob) -> dict[str, Any]:
     return msgspec.to_builtins(job_summary(job))
 
 
+LIST_COLUMNS = (
+    VisitJob.id,
+    VisitJob.version,
+    VisitJob.kind,
+    VisitJob.status,
+    VisitJob.order_id,
+    VisitJob.team_id,
+    VisitJob.officer_id,
+    VisitJob.appointment_start,
+    VisitJob.appointment_end,
+    VisitJob.address,
+)
+
+
 async def list_jobs(ctx: Ctx, status: JobStatus | None, limit: int, offset: int) -> Page:
-    """The caller's jobs (allocated to them or their team), earliest appointment first."""
+    """The caller's jobs (allocated to them or their team), earliest appointment first.
+
+    One round trip: the page and the total (a window count) come from the same scoped statement.
+    """
     statement = jobs_visible_to(ctx.actor)
     if status is not None:
         statement = statement.where(VisitJob.status == status.value)
-    total = (await ctx.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-    rows = await ctx.session.execute(
-        statement.order_by(VisitJob.appointment_start, VisitJob.id).limit(limit).offset(offset)
-    )
-    items = [job_summary(job) for job in rows.scalars()]
+    rows = (
+        await ctx.session.execute(
+            statement.with_only_columns(*LIST_COLUMNS, func.count().over().label("total"))
+            .order_by(VisitJob.appointment_start, VisitJob.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        total = rows[0].total
+    elif offset:
+        total = (await ctx.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+    else:
+        total = 0
+    items = [
+        JobSummary(
+            id=row.id,
+            version=row.version,
+            kind=row.kind,
+            status=row.status,
+            order_id=row.order_id,
+            team_id=row.team_id,
+            officer_id=row.officer_id,
+            appointment_start=row.appointment_start,
+            appointment_end=row.appointment_end,
+            town=(row.address or {}).get("town"),
+            postcode=(row.address or {}).get("postcode"),
+        )
+        for row in rows
+    ]
     await ctx.audit("job.list", "job", None, details={"count": len(items)})
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -165,6 +208,22 @@ async def allocate(ctx: Ctx, job_id: uuid.UUID, data: AllocationIn) -> JobSummar
     return job_summary(job)
 
 
+async def rebook(ctx: Ctx, job_id: uuid.UUID, data: RebookIn) -> JobSummary:
+    """A new appointment window for an open job (after a failed visit, or at the wearer's request)."""
+    job = await visible_job(ctx, job_id)
+    check_version(job.version, data.version, "job", job_state(job))
+    _open_job(job)
+    if data.appointment_end <= data.appointment_start:
+        raise ValidationFailed(
+            "Invalid window", errors=[{"field": "appointment_end", "message": "must be after the start"}]
+        )
+    job.appointment_start = data.appointment_start
+    job.appointment_end = data.appointment_end
+    await ctx.flush("job")
+    await ctx.audit("job.rebook", "job", job.id, details={"start": data.appointment_start.isoformat()})
+    return job_summary(job)
+
+
 def _open_job(job: VisitJob, kind: JobKind | None = None) -> None:
     if job.status != JobStatus.OPEN.value:
         raise Conflict(f"the job is {job.status}", code="job-closed", current=job_state(job))
@@ -220,7 +279,8 @@ async def record_fitting(ctx: Ctx, job_id: uuid.UUID, data: FittingIn) -> Fittin
         if device.officer_id not in (None, ctx.actor.id):
             raise Conflict(f"device {device.serial} is allocated to another officer", code="device-unavailable")
     content = decode_content((await ctx.session.get_one(OrderVersion, job.order_version_id)).content)
-    types = {d.device_type for d in devices}
+    # What is already worn for this order (a re-fit after a faulty tag) counts towards the equipment it needs.
+    types = {d.device_type for d in devices} | {d.device_type for _, d in await _open_assignments(ctx, order.id)}
     missing = [" or ".join(need) for need in required_equipment(content) if not types.intersection(need)]
     if missing:
         raise ValidationFailed(
@@ -301,6 +361,13 @@ async def record_fitting(ctx: Ctx, job_id: uuid.UUID, data: FittingIn) -> Fittin
     )
 
 
+async def _has_open_job(ctx: Ctx, order_id: uuid.UUID, kind: JobKind) -> bool:
+    statement = select(VisitJob.id).where(
+        VisitJob.order_id == order_id, VisitJob.kind == kind.value, VisitJob.status == JobStatus.OPEN.value
+    )
+    return (await ctx.session.execute(statement.limit(1))).first() is not None
+
+
 async def record_removal(ctx: Ctx, job_id: uuid.UUID, data: RemovalIn) -> RemovalOut:
     """Take devices off: assignments close, devices go back to stock (or faulty/lost); ending reasons end the order."""
     job = await visible_job(ctx, job_id)
@@ -364,7 +431,8 @@ async def record_removal(ctx: Ctx, job_id: uuid.UUID, data: RemovalIn) -> Remova
         order.end_outcome = data.outcome or data.reason.value
     order.updated_at = now
     await ctx.flush("job or device")
-    if data.reason in REINSTALL_REASONS and not set(fitted) - listed:
+    if data.reason in REINSTALL_REASONS and not await _has_open_job(ctx, order.id, JobKind.FITTING):
+        # Something still has to be worn: the re-fit visit is created here, not re-keyed by anyone.
         version = await ctx.session.get_one(OrderVersion, job.order_version_id)
         await create_job(ctx, order, version, await submitted_content(ctx.session, order), JobKind.FITTING)
     await ctx.audit(
