@@ -3,8 +3,9 @@
 The application cap is ``EMON_HTTP_MAX_JSON_BYTES``. A route whose JSON body carries images (base64 ``bytes``
 fields, e.g. check-in frames or enrolment photos) gets room for ``EMON_CHECKIN_MAX_FRAMES`` images of
 ``EMON_HTTP_MAX_IMAGE_BYTES`` each, base64-encoded; a route whose body is one raw image says so with
-``opt={"raw_image": True}`` and gets ``EMON_HTTP_MAX_IMAGE_BYTES``. A handler or controller that sets
-``request_max_body_size`` itself keeps it. Oversized bodies answer 413 problem+json before they are read.
+``opt={"raw_image": True}`` and gets ``EMON_HTTP_MAX_IMAGE_BYTES``; a route with a size setting of its own names it,
+``opt={"body_cap": "fieldwork.max_sync_body_bytes"}``. A handler or controller that sets ``request_max_body_size``
+itself keeps it. Oversized bodies answer 413 problem+json before they are read.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def raw_image_cap(settings: Settings) -> int:
     return settings.http.max_image_bytes
 
 
+def setting_value(settings: Settings, dotted: str) -> int:
+    """A size setting by its dotted path (``"fieldwork.max_sync_body_bytes"``)."""
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return int(value)
+
+
 def carries_images(handler: Any) -> bool:
     """Whether the handler's JSON body has a ``bytes`` field anywhere (msgspec writes those as base64 strings)."""
     data = handler.parsed_fn_signature.parameters.get("data")
@@ -55,7 +64,9 @@ def apply_body_caps(app: Litestar, settings: Settings) -> None:
         for handler in route.route_handlers:
             if handler.request_max_body_size is not Empty:
                 continue
-            if handler.opt.get("raw_image"):
+            if handler.opt.get("body_cap"):
+                handler.request_max_body_size = setting_value(settings, handler.opt["body_cap"])
+            elif handler.opt.get("raw_image"):
                 handler.request_max_body_size = raw_image_cap(settings)
             elif carries_images(handler):
                 handler.request_max_body_size = image_body_cap(settings)

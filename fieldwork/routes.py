@@ -206,7 +206,13 @@ def _decode_problems(exc: msgspec.ValidationError) -> list[dict[str, str]]:
     return [{"field": path.rstrip("`").removeprefix("$.") or "body", "message": text}]
 
 
-@post("/api/v1/sync", guards=[FIELD], status_code=200, tags=["sync"])
+@post(
+    "/api/v1/sync",
+    guards=[FIELD],
+    status_code=200,
+    tags=["sync"],
+    opt={"body_cap": "fieldwork.max_sync_body_bytes"},  # api.bodies: the sync cap, not the application's JSON cap
+)
 async def sync_batch(actor: NamedDependency[Actor], state: State, request: Request[Any, Any, Any]) -> SyncOut:
     """Apply a batch of offline operations; each gets its own result, replays change nothing.
 
