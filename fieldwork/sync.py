@@ -247,7 +247,7 @@ async def run_batch_committing(db: Database, actor: Actor, settings: Settings, o
     results: list[OperationResult] = []
     step = max(1, settings.fieldwork.sync_ops_per_commit)
     for start in range(0, len(operations), step):
-        async with db.transaction() as session:
+        async with db.transaction(immediate=True) as session:
             ctx = Ctx(session=session, actor=actor, settings=settings)
             results.extend(await _run_operations(ctx, operations[start : start + step]))
     out = _summary(results)
