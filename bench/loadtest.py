@@ -159,13 +159,26 @@ async def build_world(base: str, env: dict[str, str]) -> World:
             owner = i % OFFICERS
             job = (await client.get(f"/api/v1/jobs/{job_id}", headers=officers[owner])).json()
             jobs[owner].append([job_id, job["version"]])
+    watch = None
+    if any(r.startswith("/api/v1/checkin") for r in (await _paths(base))):
+        import uuid as _uuid
+
+        from security.actor import Actor
+
+        device = _uuid.uuid4()
+        watch = bearer(Actor(id=device, role=Role.WATCH, device_id=device, wearer_id=_uuid.uuid4()))
     return World(
         base=base,
         officers=officers,
         jobs=jobs,
         login={"username": "officer.demo", "password": DEMO_PASSWORD},
-        watch=None,
+        watch=watch,
     )
+
+
+async def _paths(base: str) -> list[str]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        return list((await client.get("/schema/openapi.json")).json()["paths"])
 
 
 async def user(client: httpx.AsyncClient, world: World, index: int, stop: float, stats: Stats) -> None:
@@ -209,6 +222,12 @@ async def user(client: httpx.AsyncClient, world: World, index: int, stop: float,
             )
             if response is not None:
                 job[1] = response.json()["results"][0]["result"]["job_version"]
+        elif roll < 0.88 and world.watch is not None:
+            await timed(
+                "watch prompt poll",
+                lambda watch=world.watch: client.get("/api/v1/checkin/prompts/pending", headers=watch),  # type: ignore[misc]
+                lambda r: r.status_code in (200, 204),
+            )
         elif roll < 0.90:
             await timed(
                 "login (password step)",

@@ -19,11 +19,12 @@ from sqlalchemy import func, select
 from core.db import Database
 from fieldwork.models import SyncOperation, Visit
 from security.actor import Role
+from tests.checkin.conftest import make_case
 from tests.proof.flows import failed_visit, open_jobs
 from tests.proof.servers import Deployment
 from tests.security.conftest import POSTURE, make_account, new_device_key, password_hash
 
-__all__ = ["make_account", "password_hash"]  # the security package's account fixtures, used here
+__all__ = ["make_account", "make_case", "password_hash"]  # other packages' fixtures, used here
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -146,65 +147,51 @@ async def test_the_same_sync_batch_sent_to_both_instances_at_once_writes_once(
 
 
 async def test_both_instances_sweep_and_each_missed_prompt_is_marked_and_alerted_once(
-    two_instances: Deployment, make_staff: Callable[..., Any], db: Database
+    two_instances: Deployment, make_case: Callable[..., Any], db: Database
 ) -> None:
-    sweeper = pytest.importorskip("checkin.sweeper", reason="the check-in package (sweeper) has not landed")
-    del sweeper
     from checkin.models import Alert, Prompt
 
-    caseworker = await make_staff(Role.CASEWORKER)
-    async with httpx.AsyncClient(timeout=60) as client:
-        a = two_instances.start()
-        order = await _immigration_order(client, a.base, two_instances.bearer(caseworker))
-        wearer_id, order_id = await _wearer_of(db, order)
-        total = 0
-        b = two_instances.start()
-        # three waves while both sweep: each wave expires at once, so the two sweepers race for the same rows
-        for wave in range(3):
-            await _expired_prompts(db, wearer_id, order_id, wave, 700)
-            total += 700
-            await asyncio.sleep(0.3)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            async with db.transaction() as s:
-                pending = (
-                    await s.execute(select(func.count()).select_from(Prompt).where(Prompt.status == "PENDING"))
-                ).scalar_one()
-            if pending == 0:
-                break
-            await asyncio.sleep(0.5)
-        assert a.alive()
-        assert b.alive()
+    case = await make_case()
+    a, b = two_instances.start(EMON_LOGGING_LEVEL="INFO"), two_instances.start(EMON_LOGGING_LEVEL="INFO")
+    total = 0
+    # waves of expired prompts while both sweep (every second), so the sweepers race for the same rows
+    # (waves 0.37 s apart against a 1 s sweep interval land in different instances' passes)
+    for wave in range(12):
+        await _expired_prompts(db, case.wearer_id, case.order_id, wave, 200)
+        total += 200
+        await asyncio.sleep(0.37)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        async with db.transaction() as s:
+            pending = (
+                await s.execute(select(func.count()).select_from(Prompt).where(Prompt.status == "PENDING"))
+            ).scalar_one()
+        if pending == 0:
+            break
+        await asyncio.sleep(0.5)
+    assert a.alive()
+    assert b.alive()
     async with db.transaction() as s:
-        missed = (
-            await s.execute(select(func.count()).select_from(Prompt).where(Prompt.status == "MISSED"))
-        ).scalar_one()
+        missed_query = select(func.count()).select_from(Prompt).where(Prompt.status == "MISSED")
+        missed = (await s.execute(missed_query)).scalar_one()
         alerts = (await s.execute(select(func.count(), func.count(func.distinct(Alert.prompt_id))))).one()
-    print(f"sweeper across two instances: {total} prompts, {missed} missed, {alerts[0]} alerts")
+    a.stop()
+    b.stop()
+    by_instance = [_swept(x.log) for x in (a, b)]
+    print(f"sweeper across two instances: {total} prompts, {missed} missed, {alerts[0]} alerts; by A, B: {by_instance}")
+    assert sum(by_instance) == total  # between them the instances marked each prompt once
     assert missed == total
     assert tuple(alerts) == (total, total)
 
 
-async def _immigration_order(client: httpx.AsyncClient, base: str, caseworker: dict[str, str]) -> dict[str, Any]:
-    from tests.fieldwork.conftest import immigration_order
+def _swept(log: Path) -> int:
+    import json
 
-    created = await client.post(base + "/api/v1/orders", json=immigration_order(), headers=caseworker)
-    assert created.status_code == 201, created.text
-    order = created.json()
-    submitted = await client.post(
-        base + f"/api/v1/orders/{order['id']}/submit", json={"version": order["version"]}, headers=caseworker
-    )
-    assert submitted.status_code == 200, submitted.text
-    return dict(submitted.json())
-
-
-async def _wearer_of(db: Database, order: dict[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
-    from fieldwork.models import Order
-
-    async with db.transaction() as s:
-        row = await s.get(Order, uuid.UUID(order["id"]))
-        assert row is not None
-        return row.wearer_id, row.id
+    marked = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if "missed check-ins swept" in line:
+            marked += int(json.loads(line[line.index("{") :]).get("marked", 0))
+    return marked
 
 
 async def _expired_prompts(db: Database, wearer_id: uuid.UUID, order_id: uuid.UUID, wave: int, n: int) -> None:
