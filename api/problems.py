@@ -170,6 +170,12 @@ def database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> 
     path = request.scope.get("path_template", "?")
     if _unreachable(exc):
         return unavailable_handler(request, exc)
+    if "database is locked" in str(exc.orig):
+        # SQLite (development, one process) under concurrent writes: busy, not broken; the client may retry
+        log.warning("database busy", path=path)
+        return problem(
+            request, 503, "The database is busy; try again shortly", type_slug="busy", headers={"Retry-After": "1"}
+        )
     if state.startswith("22") or isinstance(exc, DataError):
         log.warning("database refused a value", path=path, sqlstate=state)
         return problem(request, 422, "A value in the request cannot be stored", type_slug="unstorable-value")

@@ -5,6 +5,7 @@ answers 503 while it is down, and the same process serves again when it is back,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +18,13 @@ from sqlalchemy import func, select
 from core.db import Database
 from fieldwork.models import SyncOperation, Visit
 from security.actor import Role
+from tests.checkin.conftest import make_case
 from tests.proof.flows import failed_visit, open_jobs
 from tests.proof.private_pg import binaries, private_postgres
 from tests.proof.servers import Deployment, Instance, create_staff, deployment
 
 pytestmark = [pytest.mark.slow]
+__all__ = ["make_case"]  # the check-in package's case fixture, used here
 
 
 @pytest.fixture
@@ -171,3 +174,71 @@ async def test_readyz_answers_503_while_the_database_restarts_and_the_process_re
     assert all(t[2] == 503 for t in during), "a request needing the database answers 503 while it is down"
     assert [r.status_code for r in burst] == [200] * 15
     assert ready.status_code == 200
+
+
+@pytest.mark.postgres
+async def test_sigkill_during_check_in_verification_leaves_it_referred_for_review_not_lost(
+    tmp_path: Path, database_url: str, db: Database, make_case: Callable[..., Any]
+) -> None:
+    """The watch's check-in is accepted (its nonce spent) and verifying on A when A is killed. The watch's retry on B
+    is refused as already answered, so nobody would ever decide it: the background pass refers it for review."""
+    import base64
+
+    from checkin.models import Alert, Checkin
+    from checkin.sweeper import INTERRUPTED_AFTER, recover_interrupted
+    from core.clock import utcnow
+    from tests.checkin.conftest import checkin_body, photo
+
+    reference, frame = photo("obama.jpg"), photo("obama2.jpg")
+    case = await make_case()
+    env = {"EMON_CHECKIN_REQUIRE_LIVENESS": "false", "EMON_BIOMETRICS_WORKERS": "1"}
+    deployed = Deployment(tmp_path, database_url, EMON_CHECKIN_SWEEP_INTERVAL_SECONDS="3600", **env)
+    try:
+        a, b = deployed.start(), deployed.start()
+        staff, watch = deployed.bearer(case.caseworker), deployed.bearer(case.watch())
+        async with httpx.AsyncClient(timeout=60) as client:
+            enrolment = {
+                "wearer_id": str(case.wearer_id),
+                "device_id": str(case.device_id),
+                "photos": [base64.b64encode(reference).decode()],
+            }
+            enrolled = await client.post(b.base + "/api/v1/checkin/enrolments", json=enrolment, headers=staff)
+            assert enrolled.status_code == 201, enrolled.text
+            asked = await client.post(b.base + f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=staff)
+            assert asked.status_code == 201, asked.text
+            prompt = (await client.get(b.base + "/api/v1/checkin/prompts/pending", headers=watch)).json()
+            url = f"/api/v1/checkin/prompts/{prompt['id']}/checkins"
+            body = checkin_body(prompt["nonce"], [frame])
+            submitted = asyncio.create_task(client.post(a.base + url, json=body, headers=watch))
+            state = await _wait_for_checkin(db)
+            a.kill9()
+            with contextlib.suppress(httpx.TransportError):
+                await submitted
+            retried = await client.post(b.base + url, json=body, headers=watch)
+    finally:
+        deployed.stop_all()
+    print(f"kill -9 during verification: check-in was {state} when killed; retry on B answered {retried.status_code}")
+    if state != "PROCESSING":
+        pytest.skip(f"the check-in was decided ({state}) before the kill landed; nothing was interrupted")
+    assert retried.status_code == 409
+    assert retried.json()["code"] == "NONCE_USED"
+    recovered = await recover_interrupted(db, deployed.settings, now=utcnow() + INTERRUPTED_AFTER)
+    async with db.transaction() as s:
+        checkin = (await s.execute(select(Checkin))).scalar_one()
+        alerts = (await s.execute(select(Alert.kind))).scalars().all()
+    assert recovered == 1
+    assert (checkin.status, "VERIFICATION_INTERRUPTED" in checkin.reasons) == ("REFERRED", True)
+    assert alerts == ["REFERRED"]
+
+
+async def _wait_for_checkin(db: Database) -> str:
+    from checkin.models import Checkin
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        async with db.transaction() as s:
+            status = (await s.execute(select(Checkin.status))).scalar_one_or_none()
+        if status is not None:
+            return str(status)
+        await asyncio.sleep(0.02)
+    raise AssertionError("the check-in never arrived")
