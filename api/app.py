@@ -23,6 +23,7 @@ from api.problems import EXCEPTION_HANDLERS
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
+from fieldwork.routes import ROUTE_HANDLERS as FIELDWORK_ROUTES
 from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz]
+    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None

@@ -95,6 +95,13 @@ class CheckinSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_frames: int = 5
 
 
+class FieldworkSettings(msgspec.Struct, frozen=True, kw_only=True):
+    photo_dir: str = "var/photos"  # the encrypted, content-addressed evidence photo store
+    max_sync_operations: int = 500
+    max_sync_body_bytes: int = 2 * 1024 * 1024
+    appointment_hours: int = 4  # the default appointment window when intake gives none
+
+
 class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True):
     checkin_image_days: int = 90
     template_grace_days: int = 30
@@ -117,6 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     biometrics: BiometricsSettings = msgspec.field(default_factory=BiometricsSettings)
     checkin: CheckinSettings = msgspec.field(default_factory=CheckinSettings)
+    fieldwork: FieldworkSettings = msgspec.field(default_factory=FieldworkSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
 

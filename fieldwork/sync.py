@@ -1,0 +1,189 @@
+"""Offline-first sync: a batch of operations queued on an officer's phone, applied one by one.
+
+- Idempotent: each operation's result is kept in ``sync_operations`` keyed by (officer, client op id), in the same
+  transaction as its effect. A replay (the whole batch or one operation, on any instance, after any restart) returns
+  the stored result and changes nothing; two concurrent copies meet at the unique constraint and the loser replays.
+- Optimistic: each operation names the version of the record it was based on; a stale one is a CONFLICT carrying the
+  record's current state, never a silent overwrite.
+- Isolated: each operation runs in its own SAVEPOINT, so one bad operation does not sink the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from fieldwork.models import SyncOperation
+from fieldwork.schemas import FailedVisitOp, FittingOp, Operation, OperationResult, RemovalOp, StockMoveOp, SyncOut
+from fieldwork.service import Ctx
+from fieldwork.stock import device_by_serial, stock_move
+from fieldwork.visits import record_failed_visit, record_fitting, record_removal
+
+TYPE_BASE = "https://emon.example/problems/"  # the same problem types the API answers with
+
+
+def _kind(op: Operation) -> str:
+    return type(op).__struct_config__.tag  # type: ignore[return-value]
+
+
+def _hash(op: Operation) -> str:
+    return hashlib.sha256(msgspec.json.encode(op)).hexdigest()
+
+
+async def _apply(ctx: Ctx, op: Operation) -> Any:
+    if isinstance(op, FittingOp):
+        return await record_fitting(ctx, op.job_id, op.fitting)
+    if isinstance(op, RemovalOp):
+        return await record_removal(ctx, op.job_id, op.removal)
+    if isinstance(op, FailedVisitOp):
+        return await record_failed_visit(ctx, op.job_id, op.visit)
+    assert isinstance(op, StockMoveOp)
+    device = await device_by_serial(ctx, op.serial)
+    if device is None:
+        raise NotFound(f"no device {op.serial} in your stock")
+    return await stock_move(ctx, device, op.move)
+
+
+def _failure(op: Operation, exc: DomainError) -> OperationResult:
+    problem: dict[str, Any] = {
+        "type": TYPE_BASE + exc.type_slug,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+    }
+    if exc.code:
+        problem["code"] = exc.code
+    if isinstance(exc, ValidationFailed):
+        problem["errors"] = exc.errors
+    extra = {k: v for k, v in exc.extra.items() if k != "current"}
+    problem.update(extra)
+    return OperationResult(
+        op_id=op.op_id,
+        kind=_kind(op),
+        outcome="CONFLICT" if isinstance(exc, Conflict) else "REJECTED",
+        status=exc.status,
+        problem=problem,
+        current=exc.extra.get("current"),
+    )
+
+
+async def _stored(ctx: Ctx, op: Operation) -> SyncOperation | None:
+    statement = select(SyncOperation).where(
+        SyncOperation.officer_id == ctx.actor.id, SyncOperation.client_op_id == op.op_id
+    )
+    return (await ctx.session.execute(statement)).scalar_one_or_none()
+
+
+def _replay(op: Operation, stored: SyncOperation, request_hash: str) -> OperationResult:
+    if stored.request_hash != request_hash:
+        return OperationResult(
+            op_id=op.op_id,
+            kind=_kind(op),
+            outcome="REJECTED",
+            status=409,
+            problem={
+                "type": TYPE_BASE + "conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "this operation id was already used for a different operation",
+                "code": "op-id-reused",
+            },
+        )
+    result = msgspec.convert(stored.result, OperationResult)
+    result.replayed = True
+    return result
+
+
+async def _remember(ctx: Ctx, op: Operation, request_hash: str, result: OperationResult) -> OperationResult:
+    """Store a failure's result in its own savepoint; a concurrent twin that stored first wins."""
+    savepoint = await ctx.session.begin_nested()
+    try:
+        ctx.session.add(
+            SyncOperation(
+                officer_id=ctx.actor.id,
+                client_op_id=op.op_id,
+                kind=_kind(op),
+                request_hash=request_hash,
+                result=msgspec.to_builtins(result),
+            )
+        )
+        await ctx.session.flush()
+        await ctx.audit(
+            "sync.operation",
+            "sync",
+            str(op.op_id),
+            outcome=result.outcome.lower(),
+            details={"kind": result.kind, "status": result.status},
+        )
+        await savepoint.commit()
+    except IntegrityError:
+        await savepoint.rollback()
+        stored = await _stored(ctx, op)
+        if stored is not None:
+            return _replay(op, stored, request_hash)
+        raise
+    return result
+
+
+async def run_operation(ctx: Ctx, op: Operation) -> OperationResult:
+    request_hash = _hash(op)
+    stored = await _stored(ctx, op)
+    if stored is not None:
+        return _replay(op, stored, request_hash)
+    savepoint = await ctx.session.begin_nested()
+    claim = SyncOperation(
+        officer_id=ctx.actor.id, client_op_id=op.op_id, kind=_kind(op), request_hash=request_hash, result={}
+    )
+    try:
+        ctx.session.add(claim)
+        await ctx.session.flush()  # claims the op id first: a concurrent twin waits here, then fails the constraint
+    except IntegrityError:
+        await savepoint.rollback()
+        stored = await _stored(ctx, op)
+        if stored is None:
+            raise
+        return _replay(op, stored, request_hash)
+    try:
+        applied = await _apply(ctx, op)
+        result = OperationResult(
+            op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
+        )
+        claim.result = msgspec.to_builtins(result)
+        await ctx.session.flush()
+        await savepoint.commit()
+        return result
+    except StaleDataError:
+        await savepoint.rollback()
+        failure = _failure(op, Conflict("the record was changed by someone else meanwhile", code="stale"))
+    except DomainError as exc:
+        await savepoint.rollback()
+        failure = _failure(op, exc)
+    return await _remember(ctx, op, request_hash, failure)
+
+
+async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
+    results = [await run_operation(ctx, op) for op in operations]
+    counts = {"APPLIED": 0, "CONFLICT": 0, "REJECTED": 0}
+    replayed = 0
+    for result in results:
+        counts[result.outcome] += 1
+        replayed += result.replayed
+    await ctx.audit(
+        "sync.batch",
+        "sync",
+        None,
+        details={"operations": len(results), "replayed": replayed, **{k.lower(): v for k, v in counts.items()}},
+    )
+    return SyncOut(
+        results=results,
+        applied=counts["APPLIED"],
+        conflicts=counts["CONFLICT"],
+        rejected=counts["REJECTED"],
+        replayed=replayed,
+    )
