@@ -28,6 +28,9 @@ from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
+from security.ratelimit import RateLimitMiddleware
+from security.routes import router as security_router
+from security.runtime import build_runtime
 from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"
@@ -38,6 +41,7 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.db = Database(settings)
     app.state.redis = create_redis(settings)
+    app.state.security = build_runtime(settings, app.state.db, app.state.redis, app.state.tokens)
     try:
         yield
     finally:
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES]
+    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES, security_router(settings)]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
@@ -94,7 +98,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_resources],
         middleware=[
             prometheus.middleware,
-            DefineMiddleware(TokenAuthenticationMiddleware, tokens=tokens),
+            DefineMiddleware(
+                TokenAuthenticationMiddleware,
+                tokens=tokens,
+                public_docs=not settings.is_production,
+                trusted_proxies=list(settings.http.trusted_proxies),
+            ),
+            DefineMiddleware(
+                RateLimitMiddleware,
+                per_minute=settings.security.api_rate_per_minute,
+                trusted_proxies=list(settings.http.trusted_proxies),
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=_openapi(settings),

@@ -65,6 +65,10 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         extra["errors"] = exc.errors
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
+        if exc.limit is not None:
+            headers.update(
+                {"RateLimit-Limit": str(exc.limit), "RateLimit-Remaining": "0", "RateLimit-Reset": str(exc.retry_after)}
+            )
     return problem(request, exc.status, exc.detail, type_slug=exc.type_slug, title=exc.title, headers=headers, **extra)
 
 

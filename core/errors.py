@@ -82,9 +82,10 @@ class RateLimited(DomainError):
     type_slug = "rate-limited"
     title = "Too many requests"
 
-    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+    def __init__(self, detail: str, *, retry_after: int, limit: int | None = None, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+        self.limit = limit
 
 
 class ServiceUnavailable(DomainError):

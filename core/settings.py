@@ -36,7 +36,7 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 class RedisSettings(msgspec.Struct, frozen=True, kw_only=True):
     url: str = ""
-    prefix: str = "emon"
+    prefix: str = "emon"  # every key this app writes starts with "<prefix>:", so instances of one deployment share
 
 
 class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +76,17 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     session_absolute_seconds: int = 8 * 3600
     dormant_account_days: int = 90
     headers_hsts_seconds: int = 31_536_000
+    # TOTP secrets are sealed with AES-GCM under a key derived (HKDF) from this one or, when empty, from secret_key;
+    # changing it makes existing enrolments unreadable.
+    totp_encryption_key: str = ""
+    totp_issuer: str = "emon"
+    totp_valid_window: int = 1
+    recovery_code_count: int = 10
+    mfa_challenge_ttl_seconds: int = 300
+    login_lockout_max_seconds: int = 3600
+    device_token_ttl_seconds: int = 300
+    device_nonce_max_length: int = 64
+    api_rate_per_minute: int = 600
 
 
 class BiometricsSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -240,6 +251,8 @@ def consistency_problems(s: Settings) -> list[str]:
         )
     if s.retention.checkin_image_days > s.retention.record_days:
         problems.append("EMON_RETENTION_CHECKIN_IMAGE_DAYS must not exceed EMON_RETENTION_RECORD_DAYS")
+    if s.security.recovery_code_count < 1 or s.security.totp_valid_window not in (0, 1):
+        problems.append("EMON_SECURITY_RECOVERY_CODE_COUNT must be >= 1 and EMON_SECURITY_TOTP_VALID_WINDOW 0 or 1")
     if s.security.password_min_length < 8 or s.security.password_max_length < 64:
         problems.append("passwords must allow at least 8..64 characters (EMON_SECURITY_PASSWORD_MIN/MAX_LENGTH)")
     return problems
@@ -258,6 +271,8 @@ def insecure_values(s: Settings) -> list[str]:
             problems.append(f"{env_name} is shorter than {MIN_SECRET_LENGTH} characters")
     if s.security.secret_key == s.security.audit_hmac_key:
         problems.append("EMON_SECURITY_SECRET_KEY and EMON_SECURITY_AUDIT_HMAC_KEY must differ")
+    if s.security.totp_encryption_key and len(s.security.totp_encryption_key) < MIN_SECRET_LENGTH:
+        problems.append(f"EMON_SECURITY_TOTP_ENCRYPTION_KEY is shorter than {MIN_SECRET_LENGTH} characters")
     if s.debug:
         problems.append("EMON_DEBUG is on")
     if any(origin.strip() == "*" for origin in s.http.cors_origins):

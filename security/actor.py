@@ -19,9 +19,11 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     WATCH = "watch"  # a wearer's enrolled smartwatch acting for its wearer only
+    PHONE = "phone"  # a field officer's enrolled phone acting as itself (posture reports, sync)
 
 
 STAFF_ROLES = frozenset({Role.FIELD_OFFICER, Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN})
+DEVICE_ROLES = frozenset({Role.WATCH, Role.PHONE})
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):

@@ -116,8 +116,10 @@ async def record(
     details: dict[str, Any] | None = None,
     key: bytes,
     request_id: str | None = None,
+    client_address: str | None = None,
 ) -> AuditEvent:
-    """Append one audit entry in the caller's transaction. ``details`` must hold no secrets or images."""
+    """Append one audit entry in the caller's transaction. ``details`` must hold no secrets or images.
+    ``client_address`` defaults to the actor's."""
     head = await _advance_head(session)
     if head is None:  # the very first entry: create the head row once, whoever gets there first
         await _create_head(session)
@@ -133,7 +135,7 @@ async def record(
         resource_type=resource_type,
         resource_id=str(resource_id) if resource_id is not None else None,
         outcome=outcome,
-        client_address=actor.client_address if actor else None,
+        client_address=client_address or (actor.client_address if actor else None),
         request_id=request_id,
         details=json.dumps(details or {}, sort_keys=True, default=str),
         prev_hash=prev,
@@ -144,6 +146,39 @@ async def record(
     session.add(row)
     await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=row.hash))
     return row
+
+
+async def record_request(
+    session: AsyncSession,
+    request: Any,
+    actor: Actor | None,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str | None = None,
+    *,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """:func:`record` for a request handler: the key from settings, the request id and the client address (behind
+    trusted proxies only) from the request. An anonymous caller is recorded with its address."""
+    from security.clientaddr import client_address
+
+    settings = request.app.state.settings
+    address = client_address(request.scope, settings.http.trusted_proxies)
+    request_id = request.scope.get("state", {}).get("request_id")
+    event = await record(
+        session,
+        actor,
+        action,
+        resource_type,
+        resource_id,
+        outcome=outcome,
+        details=details,
+        key=settings.security.audit_hmac_key.encode(),
+        request_id=request_id,
+        client_address=address,
+    )
+    return event
 
 
 @dataclass(frozen=True)

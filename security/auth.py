@@ -15,14 +15,27 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp, Guard
 
 from core.errors import NotAuthenticated, PermissionDenied
-from security.actor import Actor, Role
+from security.actor import STAFF_ROLES, Actor, Role
+from security.clientaddr import client_address
+from security.revocation import Revocations
 from security.tokens import TokenService, actor_from_claims
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    def __init__(self, app: ASGIApp, tokens: TokenService) -> None:
-        super().__init__(app, exclude_from_auth_key="exclude_from_auth", scopes=None)
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: TokenService,
+        public_docs: bool = False,
+        revocations: Revocations | None = None,
+        trusted_proxies: list[str] | None = None,
+    ) -> None:
+        # Anchored: only the schema pages themselves, and only when the app serves them publicly (development).
+        exclude = [r"^/schema(/.*)?$"] if public_docs else None
+        super().__init__(app, exclude=exclude, exclude_from_auth_key="exclude_from_auth", scopes=None)
         self.tokens = tokens
+        self.revocations = revocations
+        self.trusted_proxies = list(trusted_proxies or [])
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
@@ -30,10 +43,11 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("missing bearer token")
         claims = self.tokens.verify_access_token(token.strip())
-        revoked = getattr(connection.app.state, "is_token_revoked", None)
-        if revoked is not None and await revoked(claims["jti"]):
+        runtime = getattr(connection.app.state, "security", None)
+        revocations = self.revocations or (runtime.revocations if runtime is not None else None)
+        if revocations is not None and await revocations.is_revoked(claims):
             raise NotAuthenticated("invalid token")
-        client = connection.client.host if connection.client else None
+        client = client_address(connection.scope, self.trusted_proxies)
         return AuthenticationResult(user=actor_from_claims(claims, client), auth=claims)
 
 
@@ -50,6 +64,11 @@ def requires(*roles: Role) -> Guard:
 
     guard.roles = allowed  # type: ignore[attr-defined]  # read by the route-by-role test matrix and compliance
     return guard
+
+
+def requires_staff() -> Guard:
+    """Any member of staff (not a device)."""
+    return requires(*sorted(STAFF_ROLES))
 
 
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:

@@ -3,6 +3,15 @@
 Keys live as PEM files in ``EMON_SECURITY_JWT_KEYS_DIR``: ``<kid>.pem`` private keys. The current signing key is
 named in ``current`` (or is the newest file); the others only verify, so a rotated key keeps its tokens valid until
 they expire. In development a key is generated when the folder is empty; production refuses to start without one.
+
+Rotating a key (``rotate_key``, or by hand): write the new ``<kid>.pem``, then write its kid into ``current`` (one line,
+the kid only) and restart the instances. Tokens signed with the old key still verify; once the longest token
+lifetime has passed (``EMON_SECURITY_ACCESS_TOKEN_TTL_SECONDS``), delete the old ``.pem``.
+
+Verification accepts only the configured algorithm (never ``none`` or an HMAC), only a ``kid`` of the key ring,
+and requires ``exp``, ``iat``, ``nbf``, ``iss``, ``aud``, ``sub`` and ``jti``. Revocation is checked by the
+authentication middleware (``security.revocation``). The MFA challenge between the password and the second factor
+is a token of the same kind with its own audience, so it can never pass as an access token.
 """
 
 from __future__ import annotations
@@ -56,6 +65,16 @@ def write_key(directory: Path, kid: str, key: PrivateKey) -> Path:
     return path
 
 
+def rotate_key(directory: Path, algorithm: str) -> str:
+    """Add a new signing key and make it current; returns its kid. Running instances pick it up on restart."""
+    kid = utcnow().strftime("k%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    write_key(directory, kid, generate_key(algorithm))
+    current = directory / "current"
+    current.write_text(kid + "\n")
+    current.chmod(0o600)
+    return kid
+
+
 def load_keyring(settings: Settings) -> KeyRing:
     algorithm = settings.security.jwt_algorithm
     directory = Path(settings.security.jwt_keys_dir)
@@ -89,32 +108,58 @@ class TokenService:
     settings: Settings
     keyring: KeyRing
 
-    def issue_access_token(self, actor: Actor) -> tuple[str, str]:
-        """A signed access token for ``actor`` and its ``jti``."""
+    @property
+    def mfa_audience(self) -> str:
+        return self.settings.security.jwt_audience + ":mfa"
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        key = self.keyring.private_keys[self.keyring.current_kid]
+        return jwt.encode(claims, key, algorithm=self.keyring.algorithm, headers={"kid": self.keyring.current_kid})
+
+    def _base_claims(self, subject: str, ttl_seconds: int, audience: str) -> dict[str, Any]:
         now = utcnow()
-        jti = uuid.uuid4().hex
-        claims: dict[str, Any] = {
+        return {
             "iss": self.settings.security.jwt_issuer,
-            "aud": self.settings.security.jwt_audience,
-            "sub": str(actor.id),
+            "aud": audience,
+            "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + timedelta(seconds=self.settings.security.access_token_ttl_seconds),
-            "jti": jti,
-            "role": actor.role.value,
+            "exp": now + timedelta(seconds=ttl_seconds),
+            "jti": uuid.uuid4().hex,
         }
+
+    def issue_mfa_challenge(self, account_id: uuid.UUID) -> str:
+        """Proof that the password step passed, good for the second factor only and only briefly."""
+        ttl = self.settings.security.mfa_challenge_ttl_seconds
+        return self._sign(self._base_claims(str(account_id), ttl, self.mfa_audience))
+
+    def verify_mfa_challenge(self, token: str) -> dict[str, Any]:
+        return self._verify(token, self.mfa_audience)
+
+    def issue_access_token(
+        self, actor: Actor, *, ttl_seconds: int | None = None, confirmation: dict[str, str] | None = None
+    ) -> tuple[str, str]:
+        """A signed access token for ``actor`` and its ``jti``. ``confirmation`` (the ``cnf`` claim) binds the token
+        to a key the caller must also prove it holds, e.g. ``{"jkt": <device key thumbprint>}``."""
+        ttl = ttl_seconds or self.settings.security.access_token_ttl_seconds
+        claims = self._base_claims(str(actor.id), ttl, self.settings.security.jwt_audience)
+        jti = claims["jti"]
+        claims["role"] = actor.role.value
+        if confirmation:
+            claims["cnf"] = confirmation
         if actor.team_id:
             claims["team"] = str(actor.team_id)
         if actor.wearer_id:
             claims["wearer"] = str(actor.wearer_id)
         if actor.device_id:
             claims["device"] = str(actor.device_id)
-        key = self.keyring.private_keys[self.keyring.current_kid]
-        token = jwt.encode(claims, key, algorithm=self.keyring.algorithm, headers={"kid": self.keyring.current_kid})
-        return token, jti
+        return self._sign(claims), jti
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; :class:`NotAuthenticated` for anything else (one message for all)."""
+        return self._verify(token, self.settings.security.jwt_audience)
+
+    def _verify(self, token: str, audience: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             kid = header.get("kid")
@@ -127,7 +172,7 @@ class TokenService:
                 token,
                 public,
                 algorithms=[self.keyring.algorithm],
-                audience=self.settings.security.jwt_audience,
+                audience=audience,
                 issuer=self.settings.security.jwt_issuer,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
                 leeway=5,

@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0004_fieldwork"
-down_revision: str | Sequence[str] | None = '0002'
+down_revision: str | Sequence[str] | None = '0003_security'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
