@@ -134,7 +134,7 @@ class Visit(UUIDPrimaryKey, Base):
 
 
 class Device(UUIDPrimaryKey, Timestamps, Base):
-    __tablename__ = "devices"
+    __tablename__ = "stock_devices"
 
     version: Mapped[int] = mapped_column(Integer)
     serial: Mapped[str] = mapped_column(String(64), unique=True)
@@ -184,7 +184,7 @@ class DeviceAssignment(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "device_assignments"
 
     version: Mapped[int] = mapped_column(Integer)
-    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), index=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stock_devices.id"), index=True)
     wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
     fitting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fittings.id"))

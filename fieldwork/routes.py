@@ -149,7 +149,7 @@ class JobController(Controller):
 
 
 class DeviceController(Controller):
-    path = "/api/v1/devices"
+    path = "/api/v1/stock/devices"
     dependencies = CTX
     tags = ["devices"]
 
