@@ -110,7 +110,9 @@ async def verify_csrf(request: Request[Any, Any, Any]) -> None:
         raise PermissionDenied("The form has expired or did not come from this site. Go back, reload and try again.")
 
 
-def start_session(request: Request[Any, Any, Any], actor: Actor, *, name: str, refresh_token: str | None) -> None:
+def start_session(
+    request: Request[Any, Any, Any], actor: Actor, *, name: str, refresh_token: str | None, access_jti: str | None
+) -> None:
     """Replace whatever session there was with a signed-in one, under a new id, with a new CSRF token."""
     now = _now_ts()
     request.set_session(
@@ -120,6 +122,7 @@ def start_session(request: Request[Any, Any, Any], actor: Actor, *, name: str, r
             "actor": {"id": str(actor.id), "role": actor.role.value, "team_id": str(actor.team_id or "")},
             "name": name,
             "refresh": refresh_token or "",
+            "jti": access_jti or "",
             "started": now,
             "seen": now,
         }

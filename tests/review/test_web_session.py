@@ -1,0 +1,127 @@
+"""The caseworker pages' sign-in, session cookie and CSRF protection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from security.actor import Role
+
+Client = AsyncTestClient[Litestar]
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+async def web_sign_in(client: Client, account: Any) -> None:
+    form = await client.get("/review/sign-in")
+    first = await client.post(
+        "/review/sign-in",
+        data={"username": account.username, "password": account.password, "csrf_token": csrf_of(form.text)},
+    )
+    assert first.status_code == 303, first.text
+    code_page = await client.get("/review/sign-in/code")
+    second = await client.post(
+        "/review/sign-in/code", data={"code": account.code(), "csrf_token": csrf_of(code_page.text)}
+    )
+    assert second.status_code == 303, second.text
+    assert second.headers["location"] == "/review/queue"
+
+
+async def test_pages_need_a_session_and_send_the_browser_to_sign_in(web: Client) -> None:
+    response = await web.get("/review/queue")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/review/sign-in"
+
+
+async def test_sign_in_with_password_then_code_opens_the_queue(web: Client, make_account: Callable) -> None:
+    account = await make_account(Role.CASEWORKER)
+    await web_sign_in(web, account)
+    queue = await web.get("/review/queue")
+    assert queue.status_code == 200
+    assert "Review queue" in queue.text
+    assert queue.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in queue.headers["content-security-policy"]
+    assert "unsafe-inline" not in queue.headers["content-security-policy"]
+
+
+async def test_the_session_cookie_is_httponly_strict_and_rotated_at_sign_in(
+    web: Client, make_account: Callable
+) -> None:
+    account = await make_account(Role.CASEWORKER)
+    form = await web.get("/review/sign-in")
+    cookie = form.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower()
+    assert "secure" not in cookie.lower()  # plain http in development; production sets Secure (below)
+    before = web.cookies.get("emon_session")
+    await web_sign_in(web, account)
+    after = web.cookies.get("emon_session")
+    assert before
+    assert after
+    assert before != after
+
+
+async def test_the_session_cookie_is_secure_in_production(settings_for: Callable) -> None:
+    from review.websession import session_config
+
+    production = settings_for().__class__(env="production")
+    assert session_config(production).secure is True
+    assert session_config(production).samesite == "strict"
+    assert session_config(production).httponly is True
+
+
+async def test_a_post_without_the_csrf_token_is_refused(web: Client, make_account: Callable) -> None:
+    account = await make_account(Role.CASEWORKER)
+    await web.get("/review/sign-in")
+    response = await web.post("/review/sign-in", data={"username": account.username, "password": account.password})
+    assert response.status_code == 403
+    wrong = await web.post(
+        "/review/sign-in", data={"username": account.username, "password": account.password, "csrf_token": "x" * 43}
+    )
+    assert wrong.status_code == 403
+
+
+async def test_a_wrong_code_shows_an_error_summary(web: Client, make_account: Callable) -> None:
+    account = await make_account(Role.CASEWORKER)
+    form = await web.get("/review/sign-in")
+    await web.post(
+        "/review/sign-in",
+        data={"username": account.username, "password": account.password, "csrf_token": csrf_of(form.text)},
+    )
+    code_page = await web.get("/review/sign-in/code")
+    response = await web.post("/review/sign-in/code", data={"code": "000000", "csrf_token": csrf_of(code_page.text)})
+    assert response.status_code == 401
+    assert "There is a problem" in response.text
+    assert (await web.get("/review/queue")).status_code == 303
+
+
+async def test_sign_out_ends_the_session(web: Client, make_account: Callable) -> None:
+    account = await make_account(Role.CASEWORKER)
+    await web_sign_in(web, account)
+    queue = await web.get("/review/queue")
+    response = await web.post("/review/sign-out", data={"csrf_token": csrf_of(queue.text)})
+    assert response.status_code == 303
+    assert (await web.get("/review/queue")).status_code == 303
+
+
+async def test_an_idle_session_expires(web: Client, make_account: Callable) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.clock import set_clock
+
+    account = await make_account(Role.CASEWORKER)
+    await web_sign_in(web, account)
+    later = datetime.now(UTC) + timedelta(seconds=web.app.state.settings.security.session_idle_seconds + 5)
+    set_clock(lambda: later)
+    try:
+        assert (await web.get("/review/queue")).status_code == 303
+    finally:
+        set_clock(None)
