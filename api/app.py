@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,9 @@ from api.health import healthz, metrics_scraper_only, readyz
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS
+from checkin.pool import shared_pool
+from checkin.routes import CheckinController
+from checkin.sweeper import run_forever as run_checkin_background
 from core.db import Database
 from core.redis import create_redis
 from core.settings import Settings, get_settings
@@ -48,9 +52,20 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.db = Database(settings)
     app.state.redis = create_redis(settings)
     app.state.security = build_runtime(settings, app.state.db, app.state.redis, app.state.tokens)
+    # check-ins: the verification pool (workers spawn on first use), the tasks finishing 202-answered check-ins,
+    # and the sweeper/scheduler loop every instance runs
+    app.state.verifier = shared_pool(settings)
+    app.state.checkin_tasks = set()
+    stop = asyncio.Event()
+    background = asyncio.create_task(run_checkin_background(app.state.db, settings, stop))
     try:
         yield
     finally:
+        stop.set()
+        pending = [*app.state.checkin_tasks, background]
+        await asyncio.wait(pending, timeout=30)
+        for task in pending:
+            task.cancel()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()
@@ -93,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES, security_router(settings), *REVIEW_ROUTES]
+    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES, security_router(settings), *REVIEW_ROUTES, CheckinController]
     route_handlers += [pages_router(settings, PAGE_HANDLERS), static_router()]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)

@@ -1,0 +1,145 @@
+"""Missed check-ins: prompts whose response window has passed become MISSED and raise one caseworker alert each.
+
+Set-based and safe with several instances sweeping at once:
+
+- PostgreSQL: one statement per batch. ``UPDATE ... WHERE id IN (SELECT id ... FOR UPDATE SKIP LOCKED LIMIT n)
+  RETURNING`` marks the batch (a concurrent sweeper skips rows another holds, and the ``status = 'PENDING'``
+  condition is re-checked on the locked row, so no prompt is marked twice), and a data-modifying CTE inserts the
+  alerts from the returned ids in the same statement.
+- SQLite (one writer at a time): ``UPDATE ... RETURNING`` for the batch, then one multi-row INSERT of the alerts in
+  the same transaction.
+
+Each alert's id is its prompt's id and ``prompt_id`` is unique, so a prompt can never be alerted twice either
+(``ON CONFLICT DO NOTHING`` as the last line of defence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkin.vocab import AlertKind, AlertStatus, CheckinReason, PromptStatus
+from core.clock import utcnow
+from core.db import Database
+from core.settings import Settings
+
+log = structlog.stdlib.get_logger("emon.checkin.sweeper")
+BATCH = 50_000
+_REASONS = json.dumps([CheckinReason.MISSED.value])
+
+_PG_SWEEP = text(
+    """
+    WITH expired AS (
+        UPDATE checkin_prompts SET status = :missed, missed_at = :now
+        WHERE id IN (
+            SELECT id FROM checkin_prompts
+            WHERE status = :pending AND expires_at <= :now
+            ORDER BY expires_at
+            LIMIT :batch
+            FOR UPDATE SKIP LOCKED
+        ) AND status = :pending
+        RETURNING id, wearer_id
+    ), alerted AS (
+        INSERT INTO checkin_alerts (id, prompt_id, checkin_id, wearer_id, kind, reasons, status, created_at)
+        SELECT id, id, NULL, wearer_id, :kind, CAST(:reasons AS JSON), :open, :now FROM expired
+        ON CONFLICT (prompt_id) DO NOTHING
+        RETURNING id
+    )
+    SELECT (SELECT count(*) FROM expired) AS marked, (SELECT count(*) FROM alerted) AS alerted
+    """
+)
+
+_SQLITE_MARK = text(
+    """
+    UPDATE checkin_prompts SET status = :missed, missed_at = :now
+    WHERE id IN (
+        SELECT id FROM checkin_prompts WHERE status = :pending AND expires_at <= :now ORDER BY expires_at LIMIT :batch
+    )
+    RETURNING id, wearer_id
+    """
+)
+
+_SQLITE_ALERT = text(
+    """
+    INSERT INTO checkin_alerts (id, prompt_id, checkin_id, wearer_id, kind, reasons, status, created_at)
+    VALUES (:id, :id, NULL, :wearer_id, :kind, :reasons, :open, :now)
+    ON CONFLICT (prompt_id) DO NOTHING
+    """
+)
+
+
+@dataclass
+class SweepResult:
+    marked: int = 0
+    alerted: int = 0
+
+
+def _params(now: datetime, batch: int, dialect: str) -> dict[str, object]:
+    # SQLite stores naive UTC (see core.db.UTCDateTime); PostgreSQL takes the aware value.
+    stamp = now.replace(tzinfo=None) if dialect == "sqlite" else now
+    return {
+        "missed": PromptStatus.MISSED.value,
+        "pending": PromptStatus.PENDING.value,
+        "now": stamp,
+        "batch": batch,
+        "kind": AlertKind.MISSED.value,
+        "reasons": _REASONS,
+        "open": AlertStatus.OPEN.value,
+    }
+
+
+async def sweep_batch(session: AsyncSession, now: datetime, batch: int = BATCH) -> SweepResult:
+    """Mark one batch of expired prompts MISSED and alert them, in the caller's transaction."""
+    dialect = session.bind.dialect.name
+    params = _params(now, batch, dialect)
+    if dialect == "postgresql":
+        row = (await session.execute(_PG_SWEEP, params)).one()
+        return SweepResult(marked=int(row.marked), alerted=int(row.alerted))
+    rows = (await session.execute(_SQLITE_MARK, params)).all()
+    if not rows:
+        return SweepResult()
+    # uuid columns are stored as 32 hex characters on SQLite: the RETURNING values go straight back in
+    await session.execute(_SQLITE_ALERT, [{**params, "id": r.id, "wearer_id": r.wearer_id} for r in rows])
+    return SweepResult(marked=len(rows), alerted=len(rows))
+
+
+async def sweep(db: Database, now: datetime | None = None, batch: int = BATCH) -> SweepResult:
+    """One full pass: batches in their own transactions until nothing expired is left."""
+    total = SweepResult()
+    now = now or utcnow()
+    while True:
+        async with db.transaction() as session:
+            result = await sweep_batch(session, now, batch)
+        total.marked += result.marked
+        total.alerted += result.alerted
+        if result.marked < batch:
+            return total
+
+
+async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:
+    """The background loop every instance runs: sweep, and create the day's scheduled prompts, each interval."""
+    from checkin.scheduler import schedule_days
+
+    interval = max(1, settings.checkin.sweep_interval_seconds)
+    scheduled_on = None
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(interval * 4):
+                result = await sweep(db)
+                if result.marked:
+                    log.info("missed check-ins swept", marked=result.marked, alerted=result.alerted)
+                today = utcnow().date()
+                if scheduled_on != today:
+                    await schedule_days(db, settings, today)
+                    scheduled_on = today
+        except Exception as exc:  # the loop must survive a database hiccup; the next pass retries
+            log.warning("check-in background pass failed", error=type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

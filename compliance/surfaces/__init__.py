@@ -1,0 +1,1 @@
+"""One module per surface. Each registers its checks with :func:`compliance.registry.check`."""
