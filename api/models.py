@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 # Import each domain package's models here so their tables join Base.metadata.
-import fieldwork.models  # noqa: F401
+import checkin.models
+import fieldwork.models
+import review.models
 import security.audit
 import security.models  # noqa: F401
 from core.db import Base
