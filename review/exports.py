@@ -49,3 +49,67 @@ async def stream_csv(
     else:
         for row in rows:  # type: ignore[union-attr]
             yield csv_line(row).encode()
+
+
+# ---- what the exports contain ------------------------------------------------------------------------------------
+
+WEARER_HEADER = (
+    "prompt_id",
+    "prompt_kind",
+    "issued_at",
+    "prompt_status",
+    "checkin_id",
+    "checkin_status",
+    "received_at",
+    "distance",
+    "reasons",
+    "review_outcome",
+    "review_reason",
+    "decided_at",
+)
+CASELOAD_HEADER = ("wearer_id", "wearer", "missed_7d", "referred_7d", "open_items", "compliance_rate_30d")
+
+
+async def wearer_record_rows(db: Any, wearer_id: Any) -> AsyncIterator[tuple[Any, ...]]:
+    """Every prompt of one wearer with its check-in and latest review decision, oldest first, read in batches on
+    a session of its own (the request's transaction has ended by the time the body streams)."""
+    from sqlalchemy import func, select
+
+    from checkin.models import Alert, Checkin, Prompt
+    from review.models import ReviewDecision
+
+    latest = (
+        select(ReviewDecision.alert_id, func.max(ReviewDecision.revision).label("revision"))
+        .group_by(ReviewDecision.alert_id)
+        .subquery()
+    )
+    statement = (
+        select(
+            Prompt.id,
+            Prompt.kind,
+            Prompt.issue_at,
+            Prompt.status,
+            Checkin.id,
+            Checkin.status,
+            Checkin.received_at,
+            Checkin.distance,
+            Checkin.reasons,
+            ReviewDecision.outcome,
+            ReviewDecision.reason,
+            ReviewDecision.decided_at,
+        )
+        .outerjoin(Checkin, Checkin.prompt_id == Prompt.id)
+        .outerjoin(Alert, Alert.prompt_id == Prompt.id)
+        .outerjoin(latest, latest.c.alert_id == Alert.id)
+        .outerjoin(
+            ReviewDecision,
+            (ReviewDecision.alert_id == latest.c.alert_id) & (ReviewDecision.revision == latest.c.revision),
+        )
+        .where(Prompt.wearer_id == wearer_id)
+        .order_by(Prompt.issue_at, Prompt.id)
+        .execution_options(yield_per=500)
+    )
+    async with db.sessionmaker() as session:
+        result = await session.stream(statement)
+        async for row in result:
+            yield tuple(row)

@@ -568,3 +568,10 @@ async def send_prompt(ctx: Ctx, wearer_id: uuid.UUID) -> PromptSent:
     wearer = await _wearer(ctx, wearer_id)
     prompt = await checkins.request_prompt(ctx, wearer.id)
     return PromptSent(id=prompt.id, wearer_id=wearer.id, issue_at=prompt.issue_at, expires_at=prompt.expires_at)
+
+
+async def export_wearer(ctx: Ctx, wearer_id: uuid.UUID) -> uuid.UUID:
+    """Check scope and audit the export of a wearer's record before it streams."""
+    wearer = await _wearer(ctx, wearer_id)
+    await ctx.audit("review.export.wearer", "wearer", wearer.id)
+    return wearer.id
