@@ -7,16 +7,27 @@ handler runs. The pages call the same service functions as the API, so scoping a
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
-from litestar.response import Redirect, Template
+from litestar.params import Parameter
+from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError, NotAuthenticated, RateLimited
+from checkin.service import Ctx
+from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from core.settings import Settings
+from review import reports, service
+from review.charts import Bar, horizontal_bars, stacked_columns
+from review.exports import CASELOAD_HEADER, WEARER_HEADER, stream_csv, wearer_record_rows
 from review.pages import error_page, page, see_other, sign_in_redirect
+from review.routes import csv_response
+from review.vocab import OUTCOME_LABELS, REASON_MAX, Outcome
 from review.websession import (
     SignInRequired,
     page_requires,
@@ -32,7 +43,7 @@ from security.runtime import runtime_of
 from security.tokens import actor_from_claims
 
 AnyRequest = Request[Any, Any, Any]
-PAGE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR)
+PAGE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
 
 
 def _address(request: AnyRequest) -> str | None:
@@ -101,7 +112,7 @@ async def sign_in_code(request: AnyRequest) -> Response[Any]:
         raise DomainError("These pages are for caseworkers and supervisors")
     name = str(request.session.get("username", ""))
     start_session(request, actor, name=name, refresh_token=pair.refresh_token, access_jti=actor.token_id)
-    return see_other("/review/queue")
+    return see_other("/review/reports" if actor.role is Role.ADMIN else "/review/queue")
 
 
 @post("/sign-out", exclude_from_auth=True, status_code=303)
@@ -150,12 +161,338 @@ def static_router() -> Router:
     )
 
 
-GUARD = page_requires(*PAGE_ROLES)
+REVIEWERS = page_requires(Role.CASEWORKER, Role.SUPERVISOR)
+REPORTERS = page_requires(Role.SUPERVISOR, Role.ADMIN)
 
 
-@get("/queue", guards=[GUARD])
-async def queue_page(request: AnyRequest) -> Template:
-    return page(request, "queue.html", "Review queue", nav="queue", items=[])
+def _ctx(request: AnyRequest, db_session: AsyncSession) -> Ctx:
+    return Ctx(
+        session=db_session,
+        actor=request.scope["user"],
+        settings=request.app.state.settings,
+        request_id=_request_id(request),
+    )
 
 
-PAGE_HANDLERS: list[Any] = [queue_page]
+def _pop_notice(request: AnyRequest) -> str | None:
+    notice = request.session.get("notice")
+    if notice:
+        request.set_session({k: v for k, v in request.session.items() if k != "notice"})
+    return notice
+
+
+def _notice(request: AnyRequest, text: str) -> None:
+    request.set_session({**request.session, "notice": text})
+
+
+def _day(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@get("/queue", guards=[REVIEWERS])
+async def queue_page(
+    request: AnyRequest,
+    db_session: AsyncSession,
+    kind: str | None = Parameter(default=None, max_length=16),
+    reason: str | None = Parameter(default=None, max_length=64),
+    since: str | None = Parameter(default=None, max_length=10),
+    until: str | None = Parameter(default=None, max_length=10),
+    offset: int = Parameter(default=0, ge=0),
+) -> Template:
+    kind = kind if kind in {"REFERRED", "REJECTED", "MISSED"} else None
+    reason = reason.strip().upper() or None if reason else None
+    end = _day(until)
+    result = await service.queue(
+        _ctx(request, db_session),
+        kind=kind,
+        reason=reason,
+        since=_day(since),
+        until=end + timedelta(days=1) if end else None,
+        limit=25,
+        offset=offset,
+    )
+    filters = {"kind": kind, "reason": reason, "since": since if _day(since) else None, "until": until if end else None}
+    base = {k: v for k, v in filters.items() if v}
+
+    def link(at: int) -> str:
+        return "/review/queue?" + urlencode({**base, "offset": max(0, at)})
+
+    return page(
+        request,
+        "queue.html",
+        "Review queue",
+        nav="queue",
+        page=result,
+        filters=filters,
+        prev_link=link(offset - 25),
+        next_link=link(offset + 25),
+        notice=_pop_notice(request),
+    )
+
+
+async def _item_page(
+    request: AnyRequest,
+    db_session: AsyncSession,
+    item_id: uuid.UUID,
+    *,
+    show_photos: bool = False,
+    errors: list[tuple[str, str]] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    ctx = _ctx(request, db_session)
+    item = await service.item_detail(ctx, item_id)
+    caseworker = ctx.actor.role is Role.CASEWORKER
+    return page(
+        request,
+        "item.html",
+        f"{item.kind.capitalize()} check-in: {item.wearer_name}",
+        nav="queue",
+        item=item,
+        show_photos=show_photos and caseworker,
+        can_view_photos=caseworker,
+        can_revise=ctx.actor.role is Role.SUPERVISOR,
+        outcomes=[(o.value, OUTCOME_LABELS[o]) for o in Outcome],
+        reason_max=REASON_MAX,
+        errors=errors,
+        field_errors=dict(errors or []),
+        form=form or {},
+        status_code=status_code,
+        notice=_pop_notice(request),
+    )
+
+
+@get("/items/{item_id:uuid}", guards=[REVIEWERS])
+async def item_page(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID, photos: int = 0) -> Template:
+    return await _item_page(request, db_session, item_id, show_photos=photos == 1)
+
+
+@post("/items/{item_id:uuid}/claim", guards=[REVIEWERS], status_code=303)
+async def claim_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+    form = await request.form()
+    version = _int(form.get("version"))
+    try:
+        await service.claim(_ctx(request, db_session), item_id, version)
+    except Conflict as exc:
+        return await _item_page(request, db_session, item_id, errors=[("decide", exc.detail)], status_code=409)
+    _notice(request, "You are reviewing this item. Nobody else can decide it for the next 15 minutes.")
+    return see_other(f"/review/items/{item_id}")
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+async def _decision(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID, revise: bool) -> Response[Any]:
+    form = await request.form()
+    values = {"outcome": str(form.get("outcome", "")), "reason": str(form.get("reason", ""))[: REASON_MAX * 2]}
+    errors: list[tuple[str, str]] = []
+    if values["outcome"] not in {o.value for o in Outcome}:
+        errors.append(("outcome", "Select a decision"))
+    if not values["reason"].strip():
+        errors.append(("reason", "Enter the reason for your decision"))
+    elif len(values["reason"].strip()) > REASON_MAX:
+        errors.append(("reason", f"The reason must be {REASON_MAX} characters or fewer"))
+    if errors:
+        return await _item_page(request, db_session, item_id, errors=errors, form=values, status_code=400)
+    ctx = _ctx(request, db_session)
+    act = service.revise if revise else service.decide
+    try:
+        decision = await act(ctx, item_id, values["outcome"], values["reason"], _int(form.get("version")))
+    except (Conflict, ValidationFailed) as exc:
+        status = 409 if isinstance(exc, Conflict) else 400
+        return await _item_page(
+            request, db_session, item_id, errors=[("decide", exc.detail)], form=values, status_code=status
+        )
+    _notice(request, f"Decision saved: {OUTCOME_LABELS[Outcome(decision.outcome)]}.")
+    return see_other("/review/queue" if not revise else f"/review/items/{item_id}")
+
+
+@post("/items/{item_id:uuid}/decision", guards=[REVIEWERS], status_code=303)
+async def decide_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+    return await _decision(request, db_session, item_id, revise=False)
+
+
+@post("/items/{item_id:uuid}/revision", guards=[page_requires(Role.SUPERVISOR)], status_code=303)
+async def revise_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+    return await _decision(request, db_session, item_id, revise=True)
+
+
+@get("/checkins/{checkin_id:uuid}/images/{position:int}", guards=[page_requires(Role.CASEWORKER)])
+async def checkin_image(
+    request: AnyRequest, db_session: AsyncSession, checkin_id: uuid.UUID, position: int
+) -> Response[bytes]:
+    data, content_type = await service.checkin_image(_ctx(request, db_session), checkin_id, position)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+@get("/wearers/{wearer_id:uuid}", guards=[REVIEWERS])
+async def wearer_page(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Template:
+    ctx = _ctx(request, db_session)
+    c = await service.compliance(ctx, wearer_id)
+    open_items = await service.queue(ctx, wearer_id=wearer_id, limit=25)
+    chart = stacked_columns(
+        f"Check-in prompts per day for {c.wearer_name}, last 30 days",
+        [d.day.isoformat() for d in c.timeline],
+        [
+            ("Verified", [d.verified for d in c.timeline]),
+            ("Referred or rejected", [d.referred for d in c.timeline]),
+            ("Missed", [d.missed for d in c.timeline]),
+        ],
+    )
+    return page(
+        request,
+        "wearer.html",
+        c.wearer_name,
+        nav="caseload",
+        c=c,
+        chart=chart,
+        open_items=open_items.items,
+        notice=_pop_notice(request),
+    )
+
+
+@post("/wearers/{wearer_id:uuid}/prompt", guards=[REVIEWERS], status_code=303)
+async def prompt_wearer(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Response[Any]:
+    try:
+        sent = await service.send_prompt(_ctx(request, db_session), wearer_id)
+    except Conflict as exc:
+        _notice(request, f"No prompt was sent: {exc.detail}.")
+    else:
+        _notice(request, f"Prompt sent. The wearer has until {sent.expires_at:%H:%M} UTC to check in.")
+    return see_other(f"/review/wearers/{wearer_id}")
+
+
+@get("/wearers/{wearer_id:uuid}/export.csv", guards=[REVIEWERS])
+async def wearer_csv(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Stream:
+    wearer = await service.export_wearer(_ctx(request, db_session), wearer_id)
+    rows = wearer_record_rows(request.app.state.db, wearer)
+    return csv_response(stream_csv(WEARER_HEADER, rows), f"checkins-{wearer}.csv")
+
+
+@get("/caseload", guards=[REVIEWERS])
+async def caseload_page(request: AnyRequest, db_session: AsyncSession) -> Template:
+    result = await service.caseload(_ctx(request, db_session))
+    return page(request, "caseload.html", "Caseload", nav="caseload", caseload=result)
+
+
+@get("/caseload/export.csv", guards=[REVIEWERS])
+async def caseload_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+    ctx = _ctx(request, db_session)
+    summary = await service.caseload(ctx)
+    await ctx.audit("review.export.caseload", "caseload", ctx.actor.id, wearers=len(summary.wearers))
+    rows = (
+        (r.wearer_id, r.wearer_name, r.missed_7d, r.referred_7d, r.open_items, r.compliance_rate_30d)
+        for r in summary.wearers
+    )
+    return csv_response(stream_csv(CASELOAD_HEADER, rows), "caseload.csv")
+
+
+def _rate_bars(table: reports.Table, name: str) -> list[Bar]:
+    bars = []
+    for row in table.rows:
+        value = row.rates.get(name)
+        label = row.group.replace("_", " ").lower()
+        bars.append(Bar(label, None if value is None else value * 100, None if value is None else f"{value:.0%}"))
+    return bars
+
+
+@get("/reports", guards=[REPORTERS])
+async def reports_page(request: AnyRequest, db_session: AsyncSession) -> Template:
+    ctx = _ctx(request, db_session)
+    proportionality = await reports.proportionality(ctx)
+    outcomes = await reports.outcomes(ctx)
+    sections = []
+    for table in outcomes.tables[:1]:
+        bars = [Bar(r.group.replace("_", " ").lower(), r.total) for r in table.rows]
+        sections.append(
+            {
+                "heading": "How orders ended",
+                "table": table,
+                "rates": [],
+                "chart": horizontal_bars("Ended orders by end outcome", bars),
+                "caption": "Ended orders by outcome.",
+            }
+        )
+    verification = {t.dimension: t for t in proportionality.tables if t.title.startswith("Check-in outcomes")}
+    compliance = {t.dimension: t for t in outcomes.tables[1:]}
+    orders = {t.dimension: t for t in proportionality.tables if t.title.startswith("Orders")}
+    for dim in reports.DIMENSIONS:
+        label = dim.replace("_", " ")
+        sections.append(
+            {
+                "heading": f"Orders by {label}",
+                "table": orders[dim],
+                "rates": [],
+                "chart": None,
+                "caption": "",
+            }
+        )
+        sections.append(
+            {
+                "heading": f"Face verification by {label}",
+                "table": verification[dim],
+                "rates": list(verification[dim].rate_definitions),
+                "chart": horizontal_bars(
+                    f"Share of check-ins verified by {label}", _rate_bars(verification[dim], "verified_rate")
+                ),
+                "caption": "Verified check-ins as a share of answered check-ins. A group far below the others may "
+                "point to a biased matcher.",
+            }
+        )
+        sections.append(
+            {
+                "heading": f"Compliance and false referrals by {label}",
+                "table": compliance[dim],
+                "rates": list(compliance[dim].rate_definitions),
+                "chart": horizontal_bars(
+                    f"False-referral rate by {label}", _rate_bars(compliance[dim], "false_referral_rate")
+                ),
+                "caption": "Referred check-ins a caseworker then accepted as genuine, as a share of referrals.",
+            }
+        )
+    return page(
+        request,
+        "reports.html",
+        "Evidence reports",
+        nav="reports",
+        sections=sections,
+        threshold=reports.THRESHOLD,
+    )
+
+
+@get("/reports/{name:str}.csv", guards=[REPORTERS])
+async def report_csv(request: AnyRequest, db_session: AsyncSession, name: str) -> Stream:
+    ctx = _ctx(request, db_session)
+    if name == "proportionality":
+        report = await reports.proportionality(ctx)
+    elif name == "outcomes":
+        report = await reports.outcomes(ctx)
+    else:
+        raise NotFound("no such report")
+    return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), f"{name}.csv")
+
+
+PAGE_HANDLERS: list[Any] = [
+    queue_page,
+    item_page,
+    claim_item,
+    decide_item,
+    revise_item,
+    checkin_image,
+    wearer_page,
+    prompt_wearer,
+    wearer_csv,
+    caseload_page,
+    caseload_csv,
+    reports_page,
+    report_csv,
+]

@@ -125,3 +125,71 @@ async def test_an_idle_session_expires(web: Client, make_account: Callable) -> N
         assert (await web.get("/review/queue")).status_code == 303
     finally:
         set_clock(None)
+
+
+async def test_a_caseworker_decides_an_item_through_the_pages(
+    web: Client, make_account: Callable, db: Any, token_for: Callable
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from review.demo import add_prompt, add_wearer, sample_photo
+
+    account = await make_account(Role.CASEWORKER)
+    async with db.transaction() as s:
+        wearer, order, enrolment = await add_wearer(
+            s, caseworker_id=account.actor.id, first_name="Dee", last_name="Page"
+        )
+        referred = await add_prompt(
+            s,
+            db.settings,
+            wearer,
+            order,
+            enrolment,
+            outcome="REFERRED",
+            at=datetime.now(UTC) - timedelta(hours=3),
+            reasons=["LOW_MATCH"],
+            distance=0.57,
+            photo=sample_photo(),
+        )
+    alert_id = referred["alert"].id
+    await web_sign_in(web, account)
+    queue = await web.get("/review/queue")
+    assert f"/review/items/{alert_id}" in queue.text
+    item = await web.get(f"/review/items/{alert_id}")
+    assert item.status_code == 200
+    assert "0.570" in item.text
+    assert "<img" not in item.text  # photos only on request
+    photos = await web.get(f"/review/items/{alert_id}?photos=1")
+    assert f"/review/checkins/{referred['checkin'].id}/images/0" in photos.text
+    image = await web.get(f"/review/checkins/{referred['checkin'].id}/images/0")
+    assert image.headers["content-type"] == "image/png"
+    assert image.headers["cache-control"] == "no-store"
+    empty = await web.post(
+        f"/review/items/{alert_id}/decision", data={"csrf_token": csrf_of(item.text), "outcome": "ACCEPTED"}
+    )
+    assert empty.status_code == 400
+    assert "Enter the reason for your decision" in empty.text
+    no_csrf = await web.post(f"/review/items/{alert_id}/decision", data={"outcome": "ACCEPTED", "reason": "ok"})
+    assert no_csrf.status_code == 403
+    done = await web.post(
+        f"/review/items/{alert_id}/decision",
+        data={"csrf_token": csrf_of(item.text), "outcome": "ACCEPTED", "reason": "Same person, poor light"},
+    )
+    assert done.status_code == 303
+    queue = await web.get("/review/queue")
+    assert f"/review/items/{alert_id}" not in queue.text
+    assert "Decision saved" in queue.text
+    for path in (f"/review/wearers/{wearer.id}", "/review/caseload"):
+        page = await web.get(path)
+        assert page.status_code == 200, path
+    assert "<svg" in (await web.get(f"/review/wearers/{wearer.id}")).text
+    assert (await web.get("/review/reports")).status_code == 403
+
+
+async def test_the_reports_page_is_for_supervisors(web: Client, make_account: Callable) -> None:
+    account = await make_account(Role.SUPERVISOR)
+    await web_sign_in(web, account)
+    page = await web.get("/review/reports")
+    assert page.status_code == 200
+    assert "suppressed" in page.text
+    assert "<svg" in page.text
