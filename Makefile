@@ -5,6 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
+PACKAGES := core security fieldwork checkin biometrics compliance api
 
 .PHONY: run test lint format bench setup clean help
 
@@ -32,6 +33,8 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/bandit --quiet --severity-level high --confidence-level medium -r $(PACKAGES)
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -144,7 +144,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
-    edge = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
-    edge = SecurityHeadersMiddleware(edge, settings)
-    app.asgi_handler = RequestContextMiddleware(edge)
+    hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
     return app

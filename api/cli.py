@@ -134,6 +134,15 @@ def demo_seed(ctx: click.Context) -> None:
         click.echo(line)
 
 
+def _mount_domain_commands() -> None:
+    from biometrics.cli import biometrics
+
+    main.add_command(biometrics)
+
+
+_mount_domain_commands()
+
+
 def run() -> None:
     main(prog_name="emon")
 

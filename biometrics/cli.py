@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,9 @@ def compare(first: Path, second: Path, as_json: bool) -> None:
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--images", "images_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPUs, max 4)."
-)
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: CPUs, max 4).")
 @click.option("--target-fmr", type=click.FloatRange(0.0, 1.0), default=0.001, show_default=True)
-def eval_command(
-    pairs_path: Path, images_dir: Path, as_json: bool, workers: int | None, target_fmr: float
-) -> None:
+def eval_command(pairs_path: Path, images_dir: Path, as_json: bool, workers: int | None, target_fmr: float) -> None:
     """FMR and FNMR over genuine and impostor pairs (CSV header: left,right,same)."""
     if not images_dir.is_dir():
         raise click.ClickException(f"not a directory: {images_dir}")
@@ -109,13 +106,14 @@ def eval_command(
         raise click.ClickException(str(exc)) from None
     names = sorted({name for pair in pairs for name in (pair.left, pair.right)})
     workers = workers or min(4, os.cpu_count() or 1)
-    if sys.stderr.isatty():
-        with click.progressbar(length=len(names), label="encoding", file=sys.stderr) as bar:
-            analyses = evaluation.analyse_images(
-                names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1)
-            )
-    else:
-        analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers)
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(names), label="encoding", file=sys.stderr) as bar:
+                analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers, lambda: bar.update(1))
+        else:
+            analyses = evaluation.analyse_images(names, images_dir, DEFAULT_POLICY, workers)
+    except (BrokenProcessPool, ImportError, OSError) as exc:
+        raise click.ClickException(f"encoding failed in a worker process: {exc}") from None
     report = evaluation.evaluate(pairs, analyses, DEFAULT_POLICY, target_fmr)
     if as_json:
         click.echo(_json(report))
@@ -128,9 +126,7 @@ def _print_report(report: evaluation.Report) -> None:
     for failed in report.failed_images:
         click.echo(f"  failed image: {failed.name}: {', '.join(failed.reasons)}")
     policy = report.policy
-    click.echo(
-        f"shipped policy {policy['version']}: accept <= {policy['accept']}, refer <= {policy['refer']}"
-    )
+    click.echo(f"shipped policy {policy['version']}: accept <= {policy['accept']}, refer <= {policy['refer']}")
     for kind, outcome in report.outcomes.items():
         click.echo(
             f"  {kind:8s} accepted {outcome.accepted:4d}  referred {outcome.referred:4d}  "
@@ -152,6 +148,4 @@ def _print_report(report: evaluation.Report) -> None:
         )
     for kind, summary in report.distances.items():
         if summary:
-            click.echo(
-                f"{kind} distances: min {summary['min']}, median {summary['median']}, max {summary['max']}"
-            )
+            click.echo(f"{kind} distances: min {summary['min']}, median {summary['median']}, max {summary['max']}")

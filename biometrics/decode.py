@@ -6,8 +6,8 @@ Rules, in order:
   and PNG are accepted, and Pillow is told to try only the format the magic bytes claim;
 - the byte size, the dimensions and the pixel count are checked from the header, before any pixel is decoded,
   with our own limits (Pillow's global ``MAX_IMAGE_PIXELS`` is only a second line);
-- multi-frame images (animated PNG) are rejected, not reduced to their first frame: a check-in is one still
-  picture;
+- animated PNGs are rejected, not reduced to their first frame: a check-in is one still picture; a
+  multi-picture JPEG (MPO, as phone cameras write) is read as its primary image, frame 0;
 - the whole image is decoded eagerly so a truncated file fails here, and Pillow's global
   ``LOAD_TRUNCATED_IMAGES`` must be off (importing ``face_recognition`` turns it on, which is one reason this
   package does not import it);
@@ -83,9 +83,7 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
     limits = limits or DecodeLimits()
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         # A global switch someone else flipped would make truncated uploads pass silently.
-        raise RuntimeError(
-            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is enabled in this process; refusing to decode"
-        )
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is enabled in this process; refusing to decode")
     if not data:
         raise DecodeError(DecodeReason.EMPTY, "the upload is empty")
     if len(data) > limits.max_bytes:
@@ -124,7 +122,10 @@ def _load(image: Image.Image, fmt: str, limits: DecodeLimits) -> tuple[np.ndarra
             DecodeReason.TOO_MANY_PIXELS,
             f"{width}x{height} exceeds {limits.max_side_px} px per side or {limits.max_pixels} pixels",
         )
-    if getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) != 1:
+    if image.format == "MPO":
+        # Phone cameras write multi-picture JPEGs: frame 0 is the photo, the rest are previews or depth maps.
+        image.seek(0)
+    elif getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) != 1:
         raise DecodeError(DecodeReason.ANIMATED, "animated or multi-frame images are not accepted")
     target = limits.analysis_max_side_px
     if fmt == "JPEG" and max(width, height) > target:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,10 @@ _lock = threading.Lock()
 
 def _models_module() -> Any:
     try:
-        import face_recognition_models
+        with warnings.catch_warnings():
+            # Its own pkg_resources import warns on every start; the pinned setuptools keeps it working.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import face_recognition_models
     except Exception as exc:  # face_recognition_models fails with ImportError or pkg_resources errors
         raise ImportError(
             "face_recognition_models could not be imported (is setuptools<82 installed for pkg_resources?)"

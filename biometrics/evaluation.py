@@ -132,16 +132,14 @@ def analyse_images(
     return results
 
 
-def _pair_distances(
-    pairs: Iterable[Pair], analyses: Mapping[str, ImageAnalysis]
-) -> tuple[list[float], list[float]]:
-    genuine, impostor = [], []
+def _pair_distances(pairs: Iterable[Pair], analyses: Mapping[str, ImageAnalysis]) -> tuple[list[float], list[float]]:
+    genuine: list[float] = []
+    impostor: list[float] = []
     for pair in pairs:
         left, right = analyses[pair.left], analyses[pair.right]
-        if left.usable and right.usable:
-            distance = float(np.linalg.norm(left.encoding - right.encoding))  # type: ignore[operator]
-        else:
-            distance = math.inf  # a failure to acquire is never accepted
+        usable = left.usable and right.usable
+        # A failure to acquire is never accepted.
+        distance = float(np.linalg.norm(left.encoding - right.encoding)) if usable else math.inf  # type: ignore[operator]
         (genuine if pair.same else impostor).append(distance)
     return genuine, impostor
 

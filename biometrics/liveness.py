@@ -73,19 +73,18 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
         return fail(Reason.LIVENESS_FRAME_COUNT)
     if kind is ChallengeKind.BLINK and not policy.use_68_point_model:
         return fail(Reason.LIVENESS_CHALLENGE_UNAVAILABLE)
-    if any(frame.measures is None or frame.encoding is None or frame.face_count != 1 for frame in frames):
+    encodings = [frame.encoding for frame in frames if frame.encoding is not None]
+    observed = [frame.measures for frame in frames if frame.measures is not None]
+    if len(encodings) != count or len(observed) != count or any(frame.face_count != 1 for frame in frames):
         return fail(Reason.LIVENESS_FRAME_UNUSABLE)
     if len({frame.sha256 for frame in frames}) != count:
         return fail(Reason.LIVENESS_REPEATED_FRAME)
 
-    encodings = [frame.encoding for frame in frames]
-    pairwise = [
-        float(distances(encodings[i], encodings[i + 1 :]).min())
-        for i in range(count - 1)  # type: ignore[arg-type]
-    ]
-    min_frame_distance = round(min(pairwise), 4)
-    identity = round(float(distances(encodings[0], encodings[1:]).max()), 4)  # type: ignore[arg-type]
-    shapes = [normalised_landmarks(np.asarray(f.measures.landmarks)) for f in frames]  # type: ignore[union-attr]
+    min_frame_distance = round(
+        min(float(distances(encodings[i], encodings[i + 1 :]).min()) for i in range(count - 1)), 4
+    )
+    identity = round(float(distances(encodings[0], encodings[1:]).max()), 4)
+    shapes = [normalised_landmarks(np.asarray(m.landmarks)) for m in observed]
     # The largest move of any landmark relative to the eyes: translation, scale and roll are factored out, so
     # a photo slid or tilted in front of the camera does not count as movement.
     motion = round(max(float(np.linalg.norm(shape - shapes[0], axis=1).max()) for shape in shapes[1:]), 4)
@@ -98,15 +97,14 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
         return fail(Reason.LIVENESS_REPEATED_FRAME, **measures)
     if identity > limits.max_intra_burst_distance:
         return fail(Reason.LIVENESS_IDENTITY_CHANGED, **measures)
-    if motion < limits.min_landmark_motion:
+    if motion < limits.min_landmark_motion and kind is not ChallengeKind.BLINK:
+        # A blink barely moves the 5-point landmarks (eye corners, nose): its evidence is the eye ratio.
         return fail(Reason.LIVENESS_NO_MOVEMENT, **measures)
 
-    first = frames[0].measures
-    assert first is not None
-    rest = [frame.measures for frame in frames[1:]]
+    first, rest = observed[0], observed[1:]
     if kind in (ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT):
         sign = 1.0 if kind is ChallengeKind.TURN_LEFT else -1.0
-        changes = [sign * (m.yaw_deg - first.yaw_deg) for m in rest]  # type: ignore[union-attr]
+        changes = [sign * (m.yaw_deg - first.yaw_deg) for m in rest]
         best, worst = max(changes), min(changes)
         measures["yaw_change_deg"] = round(best if best >= -worst else worst, 2)
         if best >= limits.min_turn_deg:
@@ -115,16 +113,16 @@ def judge(challenge: Challenge, frames: Sequence[ImageAnalysis], policy: Biometr
             return fail(Reason.LIVENESS_WRONG_DIRECTION, **measures)
         return fail(Reason.LIVENESS_INSUFFICIENT_MOVEMENT, **measures)
     if kind is ChallengeKind.NOD:
-        change = max(abs(m.nose_drop - first.nose_drop) for m in rest)  # type: ignore[union-attr]
+        change = max(abs(m.nose_drop - first.nose_drop) for m in rest)
         measures["nod_change"] = round(change, 4)
         if change >= limits.min_nod_ratio:
             return _passed(kind, count, measures)
         return fail(Reason.LIVENESS_INSUFFICIENT_MOVEMENT, **measures)
     # BLINK
-    ears = [m.eye_aspect_ratio for m in (first, *rest)]  # type: ignore[union-attr]
-    if any(ear is None for ear in ears) or not ears[0]:
+    ears = [m.eye_aspect_ratio for m in observed if m.eye_aspect_ratio is not None]
+    if len(ears) != count or not ears[0]:
         return fail(Reason.LIVENESS_FRAME_UNUSABLE, **measures)
-    drop = 1.0 - min(ears[1:]) / ears[0]  # type: ignore[operator,type-var]
+    drop = 1.0 - min(ears[1:]) / ears[0]
     measures["blink_drop"] = round(drop, 4)
     if drop >= limits.min_blink_drop:
         return _passed(kind, count, measures)

@@ -12,8 +12,10 @@ Nothing here logs an image or a template.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
 from biometrics import engine, liveness, matching, quality
@@ -54,35 +56,32 @@ def analyse_image(
     image_bytes: bytes, policy: BiometricPolicy = DEFAULT_POLICY, *, check_pose: bool = True
 ) -> ImageAnalysis:
     """Decode, detect, measure and encode one image. Never raises for a bad upload: see ``reasons``."""
-    import hashlib
-
     try:
         decoded = decode_image(image_bytes, policy.decode)
     except DecodeError as exc:
-        return ImageAnalysis(
-            sha256=hashlib.sha256(image_bytes).hexdigest(), reasons=(Reason(exc.reason.value),)
-        )
+        return ImageAnalysis(sha256=hashlib.sha256(image_bytes).hexdigest(), reasons=(Reason(exc.reason.value),))
     m = engine.models(policy.use_68_point_model)
     rgb = decoded.rgb
     faces = engine.detect(m, rgb, policy.upsample, policy.upsample_retry)
-    common = {
-        "sha256": decoded.sha256,
-        "format": decoded.format,
-        "original_size": (decoded.original_width, decoded.original_height),
-        "analysed_size": (rgb.shape[1], rgb.shape[0]),
-        "face_count": len(faces),
-    }
+    found = ImageAnalysis(
+        sha256=decoded.sha256,
+        format=decoded.format,
+        original_size=(decoded.original_width, decoded.original_height),
+        analysed_size=(rgb.shape[1], rgb.shape[0]),
+        face_count=len(faces),
+    )
     if not faces:
-        return ImageAnalysis(**common, reasons=(Reason.NO_FACE,))
+        return msgspec.structs.replace(found, reasons=(Reason.NO_FACE,))
     if len(faces) > 1:
-        return ImageAnalysis(**common, reasons=(Reason.MULTIPLE_FACES,))
+        return msgspec.structs.replace(found, reasons=(Reason.MULTIPLE_FACES,))
     face = faces[0]
     ear = None
     if policy.use_68_point_model:
         ear = quality.eye_aspect_ratio(engine.landmarks_68(m, rgb, face))
     measures = quality.measure(face.landmarks, face.box, rgb.shape, engine.face_chip(m, rgb, face), ear)
     reasons = quality.gate(measures, policy.quality, check_pose=check_pose)
-    return ImageAnalysis(**common, measures=measures, reasons=reasons, encoding=engine.encode(m, rgb, face))
+    encoding = engine.encode(m, rgb, face)
+    return msgspec.structs.replace(found, measures=measures, reasons=reasons, encoding=encoding)
 
 
 def analyse_enrolment(image_bytes: bytes, policy: BiometricPolicy = DEFAULT_POLICY) -> EnrolmentResult:
@@ -117,11 +116,9 @@ def verify_checkin(
     VERIFIED: accept band, live, not a replay.
     """
     refs = list(references)[: policy.max_references]
-    analyses = tuple(
-        analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames)
-    )
-    hashes = tuple(a.sha256 for a in analyses)
-    probe = analyses[0] if analyses else None
+    if any(np.shape(reference) != (128,) for reference in refs):
+        raise ValueError("references must be 128-d face templates")
+    analyses: tuple[ImageAnalysis, ...] = ()
 
     def result(
         decision: Decision,
@@ -140,8 +137,8 @@ def verify_checkin(
             band=None if distance is None else matching.band(distance, policy),
             best_reference=best,
             replay_distance=None if replay is None else round(replay, 4),
-            image_sha256=hashes,
-            probe=probe,
+            image_sha256=tuple(a.sha256 for a in analyses),
+            probe=analyses[0] if analyses else None,
             frames=analyses,
             liveness=live,
             accept_distance=policy.accept_distance,
@@ -149,10 +146,14 @@ def verify_checkin(
             provenance=provenance(policy),
         )
 
+    # Both checked before any decoding, so a wrong request costs nothing.
     if not refs:
         return result(Decision.REJECTED, [Reason.NO_REFERENCES])
-    if probe is None:
-        return result(Decision.REJECTED, [Reason.NO_FACE])
+    if not 1 <= len(frames) <= policy.liveness.max_frames:
+        return result(Decision.REJECTED, [Reason.LIVENESS_FRAME_COUNT])
+    analyses = tuple(analyse_image(frame, policy, check_pose=index == 0) for index, frame in enumerate(frames))
+    hashes = {a.sha256 for a in analyses}
+    probe = analyses[0]
     if not probe.usable:
         return result(Decision.REJECTED, probe.reasons)
     assert probe.encoding is not None
@@ -167,7 +168,7 @@ def verify_checkin(
         earlier += refs
     replay = matching.replay_distance(probe.encoding, earlier)
     earlier_hashes = {sha for sha, _ in previous}
-    if (replay is not None and replay < policy.replay_distance) or earlier_hashes.intersection(hashes):
+    if (replay is not None and replay < policy.replay_distance) or not hashes.isdisjoint(earlier_hashes):
         reasons.append(Reason.SUSPECTED_REPLAY)
     live = liveness.judge(challenge, analyses, policy) if challenge is not None else None
     if live is not None and not live.passed:

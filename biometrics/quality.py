@@ -95,9 +95,7 @@ def gate(measures: FaceMeasures, limits: QualityLimits, *, check_pose: bool = Tr
         reasons.append(Reason.FACE_AT_EDGE)
     if measures.inter_eye_px < limits.min_inter_eye_px:
         reasons.append(Reason.FACE_TOO_SMALL)
-    if check_pose and (
-        abs(measures.yaw_deg) > limits.max_yaw_deg or abs(measures.roll_deg) > limits.max_roll_deg
-    ):
+    if check_pose and (abs(measures.yaw_deg) > limits.max_yaw_deg or abs(measures.roll_deg) > limits.max_roll_deg):
         reasons.append(Reason.POSE_OUT_OF_RANGE)
     if measures.sharpness < limits.min_sharpness:
         reasons.append(Reason.TOO_BLURRED)

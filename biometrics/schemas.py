@@ -168,9 +168,7 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
 
 def _strip(value: Any) -> Any:
     if isinstance(value, msgspec.Struct):
-        return {
-            field: _strip(getattr(value, field)) for field in value.__struct_fields__ if field != "encoding"
-        }
+        return {field: _strip(getattr(value, field)) for field in value.__struct_fields__ if field != "encoding"}
     if isinstance(value, tuple | list):
         return [_strip(item) for item in value]
     if isinstance(value, dict):

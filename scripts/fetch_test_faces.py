@@ -50,9 +50,7 @@ def fetch(destination: Path = CACHE_FACES) -> Path:
             ],
             check=True,
         )
-        archives = sorted(Path(tmp).glob("face_recognition-1.3.0.tar.gz")) + sorted(
-            Path(tmp).glob("*.tar.gz")
-        )
+        archives = sorted(Path(tmp).glob("face_recognition-1.3.0.tar.gz")) + sorted(Path(tmp).glob("*.tar.gz"))
         if not archives:
             raise SystemExit("pip did not download a face_recognition source distribution")
         staging = Path(tmp) / "extract"

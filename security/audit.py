@@ -98,7 +98,7 @@ async def _advance_head(session: AsyncSession) -> tuple[int, str] | None:
 
 async def _create_head(session: AsyncSession) -> None:
     values = {"id": 1, "seq": 0, "last_hash": GENESIS}
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         statement: Any = pg_insert(AuditChainHead).values(values).on_conflict_do_nothing()
     else:
         statement = sqlite_insert(AuditChainHead).values(values).on_conflict_do_nothing()

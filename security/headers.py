@@ -51,7 +51,7 @@ class SecurityHeadersMiddleware:
                     headers.append((b"content-security-policy", csp.encode()))
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -42,14 +43,14 @@ class AllowedHostsMiddleware:
         if request_id:
             body["request_id"] = request_id
         payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        start: Any = {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+        await send(start)
+        body_message: Any = {"type": "http.response.body", "body": payload}
+        await send(body_message)

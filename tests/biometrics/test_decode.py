@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from biometrics.decode import DecodeError, DecodeReason, decode_image
@@ -30,18 +33,14 @@ def reason(data: bytes, limits: DecodeLimits | None = None) -> DecodeReason:
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    )
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG claiming huge dimensions, with a few bytes of compressed zeros (a decompression bomb)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 4096, 9)
-    return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def test_a_plain_jpeg_decodes_to_8_bit_rgb_with_its_hash() -> None:
@@ -200,3 +199,46 @@ def test_decode_errors_survive_pickling_between_processes() -> None:
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301  (our own object)
     assert copy.reason is DecodeReason.TRUNCATED
     assert copy.message == "cut short"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_either_decode_or_raise_a_decode_error(data: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_image(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=4000), st.binary(min_size=1, max_size=16))
+def test_a_damaged_jpeg_never_escapes_as_anything_but_a_decode_error(offset: int, noise: bytes) -> None:
+    data = bytearray(_SAMPLE_JPEG)
+    position = offset % len(data)
+    data[position : position + len(noise)] = noise
+    with contextlib.suppress(DecodeError):
+        decode_image(bytes(data))
+
+
+_SAMPLE_JPEG = encode_image(gradient(96, 64), quality=80)
+
+
+def test_a_multi_picture_jpeg_from_a_phone_is_read_as_its_primary_image() -> None:
+    primary, preview = Image.new("RGB", (60, 40), (200, 0, 0)), Image.new("RGB", (60, 40), (0, 0, 200))
+    buffer = io.BytesIO()
+    primary.save(buffer, "MPO", save_all=True, append_images=[preview])
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.rgb.shape == (40, 60, 3)
+    assert decoded.rgb[..., 0].mean() > 150
+    assert decoded.rgb[..., 2].mean() < 50
+
+
+def test_a_16_bit_colour_png_decodes_to_8_bit_rgb() -> None:
+    import cv2
+
+    wide = np.zeros((40, 50, 3), np.uint16)
+    wide[..., 2] = 65535  # OpenCV writes BGR: full red
+    ok, data = cv2.imencode(".png", wide)
+    assert ok
+    decoded = decode_image(data.tobytes())
+    assert decoded.rgb.dtype == np.uint8
+    assert decoded.rgb[..., 0].min() == 255
+    assert decoded.rgb[..., 2].max() == 0

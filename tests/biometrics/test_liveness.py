@@ -36,16 +36,13 @@ def turn_burst(analysed: Analyse, analysis_rgb: Pixels) -> list[bytes]:
     """Looking at the camera, then the nose moving towards the image's right (the wearer's left)."""
     rgb = analysis_rgb("obama.jpg")
     still = analyse_image(encode_image(rgb, quality=95))
-    return [encode_image(rgb, quality=95)] + [
-        encode_image(warped(rgb, still, dx), quality=95) for dx in (0.15, 0.3)
-    ]
+    return [encode_image(rgb, quality=95)] + [encode_image(warped(rgb, still, dx), quality=95) for dx in (0.15, 0.3)]
 
 
 def test_the_challenge_is_derived_from_the_nonce_deterministically() -> None:
     assert derive_challenge(NONCE, DEFAULT_POLICY) == derive_challenge(NONCE, DEFAULT_POLICY)
     assert (
-        derive_challenge(NONCE, DEFAULT_POLICY).nonce_sha256
-        != derive_challenge(b"x" * 32, DEFAULT_POLICY).nonce_sha256
+        derive_challenge(NONCE, DEFAULT_POLICY).nonce_sha256 != derive_challenge(b"x" * 32, DEFAULT_POLICY).nonce_sha256
     )
 
 
@@ -78,9 +75,7 @@ def test_a_still_picture_re_encoded_and_shifted_fails_for_lack_of_movement(analy
     rgb = analysis_rgb("obama.jpg")
     frames = [
         analyse_image(encode_image(rgb, quality=95)),
-        analyse_image(
-            encode_image(np.roll(rgb, 8, axis=1), quality=80)
-        ),  # a photo moved in front of the camera
+        analyse_image(encode_image(np.roll(rgb, 8, axis=1), quality=80)),  # a photo moved in front of the camera
         analyse_image(encode_image(np.roll(rgb, -5, axis=0), quality=90)),
     ]
     result = judge(challenge(ChallengeKind.TURN_LEFT), frames, DEFAULT_POLICY)
@@ -132,9 +127,7 @@ def test_plausibility_two_real_photos_with_different_head_angles_read_as_a_turn(
 
 
 def test_a_burst_that_changes_person_fails(analysed: Analyse) -> None:
-    result = judge(
-        challenge(ChallengeKind.TURN_LEFT), [analysed("obama.jpg"), analysed("biden.jpg")], DEFAULT_POLICY
-    )
+    result = judge(challenge(ChallengeKind.TURN_LEFT), [analysed("obama.jpg"), analysed("biden.jpg")], DEFAULT_POLICY)
     assert Reason.LIVENESS_IDENTITY_CHANGED in result.reasons
 
 
@@ -163,3 +156,40 @@ def test_a_live_matching_burst_is_verified_and_a_still_one_is_referred(
     held_up = verify_checkin(still, references, [], turn_left)  # type: ignore[arg-type]
     assert held_up.decision is Decision.REFERRED
     assert Reason.LIVENESS_FAILED in held_up.reasons
+
+
+def test_the_68_point_model_is_not_loaded_by_default(models_ready: None) -> None:
+    from biometrics import engine
+
+    assert engine.models(False).shape_68 is None
+
+
+def test_with_the_68_point_model_enabled_frames_carry_an_eye_aspect_ratio(
+    photo_bytes: Callable[[str], bytes],
+) -> None:
+    policy = BiometricPolicy(use_68_point_model=True)
+    analysis = analyse_image(photo_bytes("obama.jpg"), policy)
+    assert analysis.measures is not None
+    assert analysis.measures.eye_aspect_ratio is not None
+    assert 0.15 < analysis.measures.eye_aspect_ratio < 0.45  # open eyes
+
+
+def _with_ear(analysis: ImageAnalysis, ear: float, shift: float, sha: str) -> ImageAnalysis:
+    import msgspec
+
+    assert analysis.measures is not None
+    assert analysis.encoding is not None
+    measures = msgspec.structs.replace(analysis.measures, eye_aspect_ratio=ear)
+    encoding = analysis.encoding + shift  # a slightly different frame
+    return msgspec.structs.replace(analysis, measures=measures, sha256=sha, encoding=encoding)
+
+
+def test_a_blink_is_judged_from_the_drop_of_the_eye_aspect_ratio(analysed: Analyse) -> None:
+    # Measures constructed by hand: this checks the arithmetic of the judgement, not the 68-point model.
+    policy = BiometricPolicy(use_68_point_model=True)
+    open_eyes = _with_ear(analysed("obama.jpg"), 0.30, 0.0, "a")
+    closed = _with_ear(analysed("obama.jpg"), 0.15, 0.002, "b")  # the head itself stays still
+    half = _with_ear(analysed("obama.jpg"), 0.27, 0.003, "c")
+    assert judge(challenge(ChallengeKind.BLINK), [open_eyes, closed], policy).passed
+    failed = judge(challenge(ChallengeKind.BLINK), [open_eyes, half], policy)
+    assert Reason.LIVENESS_INSUFFICIENT_MOVEMENT in failed.reasons

@@ -25,9 +25,7 @@ def template(analysed: Analyse, name: str) -> np.ndarray:
     return encoding
 
 
-def test_obama_checking_in_against_a_different_obama_photo_is_verified(
-    analysed: Analyse, photo_bytes: Read
-) -> None:
+def test_obama_checking_in_against_a_different_obama_photo_is_verified(analysed: Analyse, photo_bytes: Read) -> None:
     result = verify_checkin([photo_bytes("obama2.jpg")], [template(analysed, "obama.jpg")], [], None)
     assert result.decision is Decision.VERIFIED
     assert result.reasons == ()
@@ -106,9 +104,7 @@ def test_two_faces_are_multiple_faces(models_ready: None, photo_bytes: Read) -> 
 
 
 def test_a_check_in_with_two_faces_is_rejected_with_a_retry(analysed: Analyse, photo_bytes: Read) -> None:
-    result = verify_checkin(
-        [photo_bytes("examples_two_people.jpg")], [template(analysed, "obama.jpg")], [], None
-    )
+    result = verify_checkin([photo_bytes("examples_two_people.jpg")], [template(analysed, "obama.jpg")], [], None)
     assert result.decision is Decision.REJECTED
     assert result.reasons == (Reason.MULTIPLE_FACES,)
     assert result.retry_advised
@@ -136,9 +132,7 @@ def test_a_blurred_photo_is_too_blurred(analysis_rgb: Callable[[str], np.ndarray
 
 
 @pytest.mark.parametrize("gain", [0.3, 3.0], ids=["dark", "burnt-out"])
-def test_a_badly_exposed_photo_is_bad_exposure(
-    analysis_rgb: Callable[[str], np.ndarray], gain: float
-) -> None:
+def test_a_badly_exposed_photo_is_bad_exposure(analysis_rgb: Callable[[str], np.ndarray], gain: float) -> None:
     pixels = np.clip(analysis_rgb("obama2.jpg").astype(float) * gain, 0, 255).astype(np.uint8)
     assert Reason.BAD_EXPOSURE in analyse_image(encode_image(pixels)).reasons
 
@@ -158,9 +152,7 @@ def test_a_distant_face_is_too_small(analysis_rgb: Callable[[str], np.ndarray]) 
     assert Reason.FACE_TOO_SMALL in analyse_image(encode_image(canvas)).reasons
 
 
-def test_enrolment_returns_a_template_only_for_a_photo_passing_every_gate(
-    analysed: Analyse, photo_bytes: Read
-) -> None:
+def test_enrolment_returns_a_template_only_for_a_photo_passing_every_gate(analysed: Analyse, photo_bytes: Read) -> None:
     good = analyse_enrolment(photo_bytes("obama.jpg"))
     assert good.accepted
     assert good.encoding is not None
@@ -172,9 +164,7 @@ def test_enrolment_returns_a_template_only_for_a_photo_passing_every_gate(
     assert Reason.FACE_AT_EDGE in bad.reasons
 
 
-def test_encodings_equal_face_recognitions_own(
-    analysed: Analyse, analysis_rgb: Callable[[str], np.ndarray]
-) -> None:
+def test_encodings_equal_face_recognitions_own(analysed: Analyse, analysis_rgb: Callable[[str], np.ndarray]) -> None:
     from PIL import ImageFile
 
     flag = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -189,9 +179,7 @@ def test_encodings_equal_face_recognitions_own(
     np.testing.assert_allclose(theirs[0], template(analysed, "obama2.jpg"), atol=1e-6)
 
 
-def test_a_verification_is_picklable_and_loggable_without_templates(
-    analysed: Analyse, photo_bytes: Read
-) -> None:
+def test_a_verification_is_picklable_and_loggable_without_templates(analysed: Analyse, photo_bytes: Read) -> None:
     result = verify_checkin([photo_bytes("obama2.jpg")], [template(analysed, "obama.jpg")], [], None)
     copy = pickle.loads(pickle.dumps(result))  # noqa: S301  (our own object)
     assert copy.decision is result.decision
@@ -205,3 +193,25 @@ def test_a_verification_is_picklable_and_loggable_without_templates(
 def test_decoding_happens_at_the_analysis_size(photo_bytes: Read) -> None:
     decoded = decode_image(photo_bytes("obama3.jpg"))
     assert max(decoded.rgb.shape[:2]) == DEFAULT_POLICY.decode.analysis_max_side_px
+
+
+def test_verification_runs_in_a_spawned_worker_pool(analysed: Analyse, photo_bytes: Read) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from biometrics.pipeline import warm_up
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=warm_up) as pool:
+        frames, references = [photo_bytes("obama2.jpg")], [template(analysed, "obama.jpg")]
+        future = pool.submit(verify_checkin, frames, references, [], None, DEFAULT_POLICY)
+        result = future.result(timeout=120)
+    assert result.decision is Decision.VERIFIED
+
+
+def test_a_burst_of_more_frames_than_the_policy_allows_is_refused_before_decoding(analysed: Analyse) -> None:
+    frames = [b"not decoded"] * (DEFAULT_POLICY.liveness.max_frames + 1)
+    result = verify_checkin(frames, [template(analysed, "obama.jpg")], [], None)
+    assert result.decision is Decision.REJECTED
+    assert result.reasons == (Reason.LIVENESS_FRAME_COUNT,)
+    assert result.frames == ()

@@ -75,9 +75,7 @@ def test_a_template_relabelled_with_another_model_or_key_does_not_decrypt() -> N
     )
     with pytest.raises(TemplateError):
         open_sealed(keyring, relabelled_model, WEARER)
-    relabelled_key = SealedTemplate(
-        key_id="k2", template_version=1, model_id=MODEL_ID, ciphertext=sealed.ciphertext
-    )
+    relabelled_key = SealedTemplate(key_id="k2", template_version=1, model_id=MODEL_ID, ciphertext=sealed.ciphertext)
     with pytest.raises(TemplateError):
         open_sealed(keyring, relabelled_key, WEARER)
 
