@@ -17,6 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, metrics_scraper_only, readyz
@@ -38,7 +39,7 @@ from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
-from security.ratelimit import RateLimitMiddleware
+from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
 from security.runtime import build_runtime
 from security.tokens import TokenService, load_keyring
@@ -77,6 +78,11 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def provide_limiter(state: State) -> Limiter:
+    """The shared rate limiter: ``await limiter.enforce(f"checkin:{actor.device_id}", 30, 60)``."""
+    return state.security.limiter
+
+
 def _openapi(settings: Settings) -> OpenAPIConfig | None:
     """Public in development; in production off, or (``EMON_HTTP_OPENAPI_IN_PRODUCTION``) for admins only."""
     if settings.is_production and not settings.http.openapi_in_production:
@@ -108,7 +114,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES, security_router(settings), *REVIEW_ROUTES, CheckinController]
+    route_handlers: list[Any] = [healthz, readyz, *FIELDWORK_ROUTES, security_router(settings), CheckinController]
+    route_handlers += REVIEW_ROUTES
     route_handlers += [pages_router(settings, PAGE_HANDLERS), static_router()]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
@@ -116,7 +123,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
-        dependencies={"db_session": Provide(provide_db_session), "actor": Provide(provide_actor)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "actor": Provide(provide_actor),
+            "limiter": Provide(provide_limiter, sync_to_thread=False),
+        },
         lifespan=[_resources],
         middleware=[
             prometheus.middleware,
@@ -144,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
-    hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
-    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
+    edge: ASGIApp = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    edge = SecurityHeadersMiddleware(edge, settings)
+    app.asgi_handler = RequestContextMiddleware(edge)
     return app

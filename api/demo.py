@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.settings import Settings
+from security.demo import seed_accounts
 
 # A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
 Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
-SEEDERS: list[Seeder] = []
+SEEDERS: list[Seeder] = [seed_accounts]
 
 
 async def seed(settings: Settings) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -34,14 +35,23 @@ SENSITIVE_KEYS = frozenset(
         "template",
         "encoding",
         "private_key",
+        "mfa_token",
+        "totp_secret",
+        "recovery_codes",
+        "x-device-signature",
+        "signature",
     }
 )
+# Token shapes that must not survive even inside a message string: JWTs and our opaque refresh tokens.
+_TOKEN_SHAPES = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*|emr_[A-Za-z0-9_-]{20,}")
 
 
 def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     for key in list(event):
         if key.lower() in SENSITIVE_KEYS:
             event[key] = REDACTED
+        elif isinstance(event[key], str) and ("eyJ" in event[key] or "emr_" in event[key]):
+            event[key] = _TOKEN_SHAPES.sub(REDACTED, event[key])
     return event
 
 

@@ -85,7 +85,6 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     mfa_challenge_ttl_seconds: int = 300
     login_lockout_max_seconds: int = 3600
     device_token_ttl_seconds: int = 300
-    device_nonce_max_length: int = 64
     api_rate_per_minute: int = 600
 
 

@@ -76,3 +76,14 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     if not isinstance(user, Actor):
         raise NotAuthenticated("not authenticated")
     return user
+
+
+def route_roles(handler: BaseRouteHandler) -> frozenset[Role] | None:
+    """The roles a registered route handler's ``requires`` guard admits (any layer), or ``None`` when unguarded.
+    For the route-by-role test matrix and the compliance evidence."""
+    for layer in handler.ownership_layers:
+        for guard in getattr(layer, "guards", None) or []:
+            roles = getattr(guard, "roles", None)
+            if roles is not None:
+                return frozenset(roles)
+    return None

@@ -44,7 +44,7 @@ def _repetitive(word: str) -> bool:
     for size in range(1, len(word) // 2 + 1):  # "abcabcabcabc"
         if len(word) % size == 0 and word[:size] * (len(word) // size) == word:
             return True
-    return any(word in seq or word in seq[::-1] for seq in _SEQUENCES)
+    return any(word in seq * 3 or word in (seq * 3)[::-1] for seq in _SEQUENCES)
 
 
 def password_problems(password: str, settings: Settings, *, username: str | None = None) -> list[str]:
@@ -71,6 +71,9 @@ def password_problems(password: str, settings: Settings, *, username: str | None
     return problems
 
 
+_DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
+
+
 class Passwords:
     """argon2id with the configured parameters; verification and hashing run in worker threads."""
 
@@ -84,7 +87,7 @@ class Passwords:
             salt_len=16,
             type=Type.ID,
         )
-        self._dummy: str | None = None
+        self._params = (sec.argon2_time_cost, sec.argon2_memory_cost_kib, sec.argon2_parallelism)
 
     def hash_sync(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -102,9 +105,10 @@ class Passwords:
         """Whether ``password`` matches ``stored``. With no stored hash (unknown user, account without a password)
         a dummy hash is verified instead, so the answer takes as long as for a real account."""
         if not stored or not stored.startswith("$argon2"):
-            if self._dummy is None:
-                self._dummy = await self.hash("dummy password for unknown accounts")
-            await anyio.to_thread.run_sync(self._verify, self._dummy, password)
+            dummy = _DUMMY_HASHES.get(self._params)
+            if dummy is None:  # once per process and parameter set
+                dummy = _DUMMY_HASHES[self._params] = await self.hash("dummy password for unknown accounts")
+            await anyio.to_thread.run_sync(self._verify, dummy, password)
             return False
         return await anyio.to_thread.run_sync(self._verify, stored, password)
 

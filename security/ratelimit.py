@@ -90,7 +90,7 @@ class RateLimitMiddleware:
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.extend(h for h in result.headers() if h[0] not in present)
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

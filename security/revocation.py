@@ -65,7 +65,7 @@ class DatabaseRevocations:
                 await self._put(key, revoked_at, expires_at, own)
             return
         values = {"key": key, "revoked_at": revoked_at, "expires_at": expires_at}
-        insert: Any = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = insert(TokenRevocation).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=["key"], set_={"revoked_at": revoked_at, "expires_at": expires_at}

@@ -67,4 +67,4 @@ def build_runtime(settings: Settings, db: Database, redis: Redis | None, tokens:
 
 def runtime_of(app_or_request: Any) -> SecurityRuntime:
     app = getattr(app_or_request, "app", app_or_request)
-    return app.state.security  # type: ignore[no-any-return]
+    return app.state.security

@@ -5,6 +5,8 @@
 - Both steps are throttled per account name and per client address (``security.throttle``).
 - Refresh tokens are opaque, stored as SHA-256, and rotate on every use. Presenting a rotated one again revokes its
   whole family (and the access tokens issued with it) and is audited: someone holds a copy.
+- A session ends after ``EMON_SECURITY_SESSION_IDLE_SECONDS`` without a refresh, and after
+  ``EMON_SECURITY_SESSION_ABSOLUTE_SECONDS`` in all.
 - Failures are audited in their own transaction, so the record survives the refusal.
 """
 
@@ -15,6 +17,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,7 +108,10 @@ async def _consume_code(session: AsyncSession, rt: SecurityRuntime, user: StaffU
     conditional update, so two concurrent requests with one code cannot both pass."""
     now = utcnow()
     if user.totp_secret:
-        secret = rt.totp.open(user.totp_secret, user.id)
+        try:
+            secret = rt.totp.open(user.totp_secret, user.id)
+        except (ValueError, InvalidTag):  # sealed under another key or damaged: the factor cannot be checked
+            return None
         step = rt.totp.accepted_step(secret, code, user.totp_last_step, now)
         if step is not None:
             result = await session.execute(
@@ -222,8 +228,14 @@ async def refresh(rt: SecurityRuntime, token: str, address: str | None, request_
                 select(func.min(RefreshToken.issued_at)).where(RefreshToken.family_id == row.family_id)
             )
         ).scalar_one()
-        expired = row.expires_at <= now or (
-            started is not None and started + timedelta(seconds=rt.settings.security.session_absolute_seconds) <= now
+        idle = timedelta(seconds=rt.settings.security.session_idle_seconds)
+        expired = (
+            row.expires_at <= now
+            or row.issued_at + idle <= now
+            or (
+                started is not None
+                and started + timedelta(seconds=rt.settings.security.session_absolute_seconds) <= now
+            )
         )
         fresh = False
         if row.rotated_at is None and row.revoked_at is None and not expired and user is not None and user.is_active:

@@ -13,7 +13,7 @@ OUT = Path(__file__).with_name("common-passwords.txt.gz")
 
 
 def main() -> None:
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-not-found]
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     seen: dict[str, None] = {}
     for word in FREQUENCY_LISTS["passwords"]:

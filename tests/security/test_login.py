@@ -37,7 +37,7 @@ async def _actions(db: Database) -> list[tuple[str, str]]:
     return [(r.action, r.outcome) for r in rows]
 
 
-async def test_password_then_totp_gives_tokens_that_open_the_api(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_password_then_totp_gives_tokens_that_open_the_api(client: Client, make_account, db) -> None:
     account = await make_account(Role.CASEWORKER)
     pair = await sign_in(client, account)
     assert pair["token_type"] == "Bearer"
@@ -48,14 +48,14 @@ async def test_password_then_totp_gives_tokens_that_open_the_api(client: Client,
     assert ("auth.login", "success") in await _actions(db)
 
 
-async def test_the_mfa_challenge_is_not_an_access_token(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_the_mfa_challenge_is_not_an_access_token(client: Client, make_account) -> None:
     account = await make_account()
     first = await client.post(LOGIN, json={"username": account.username, "password": account.password})
     response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {first.json()['mfa_token']}"})
     assert response.status_code == 401
 
 
-async def test_unknown_user_wrong_password_and_wrong_code_answer_identically(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_user_wrong_password_and_wrong_code_answer_identically(client: Client, make_account, db) -> None:
     account = await make_account()
     unknown = await client.post(LOGIN, json={"username": "nobody.here", "password": account.password})
     wrong_password = await client.post(LOGIN, json={"username": account.username, "password": "wrong " * 3})
@@ -70,7 +70,7 @@ async def test_unknown_user_wrong_password_and_wrong_code_answer_identically(cli
     assert ("auth.mfa", "failure") in failures
 
 
-async def test_a_disabled_account_cannot_sign_in(client: Client, make_account, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_a_disabled_account_cannot_sign_in(client: Client, make_account, token_for) -> None:
     admin = await make_account(Role.ADMIN)
     account = await make_account()
     disabled = await client.post(f"/api/v1/users/{account.actor.id}/disable", headers=token_for(admin.actor))
@@ -80,7 +80,7 @@ async def test_a_disabled_account_cannot_sign_in(client: Client, make_account, t
     assert response.json()["detail"] == "invalid credentials"
 
 
-async def test_ten_failures_lock_the_account_and_the_eleventh_try_is_refused(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_ten_failures_lock_the_account_and_the_eleventh_try_is_refused(client: Client, make_account) -> None:
     account = await make_account()
     for i in range(10):
         # different client addresses, so it is the account's counter that trips
@@ -101,7 +101,7 @@ async def test_lockout_applies_to_unknown_names_too(client: Client) -> None:
     assert response.status_code == 429
 
 
-async def test_wrong_codes_count_towards_the_lockout(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_codes_count_towards_the_lockout(client: Client, make_account) -> None:
     account = await make_account()
     challenge = (await client.post(LOGIN, json={"username": account.username, "password": account.password})).json()
     bad = "000000" if account.code() != "000000" else "111111"
@@ -111,7 +111,7 @@ async def test_wrong_codes_count_towards_the_lockout(client: Client, make_accoun
     assert locked.status_code == 429
 
 
-async def test_a_totp_code_cannot_be_replayed(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_a_totp_code_cannot_be_replayed(client: Client, make_account) -> None:
     account = await make_account()
     code = account.code()
     await sign_in(client, account, code)
@@ -120,7 +120,7 @@ async def test_a_totp_code_cannot_be_replayed(client: Client, make_account) -> N
     assert replay.status_code == 401
 
 
-async def test_a_code_from_an_older_step_than_the_last_used_is_refused(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_a_code_from_an_older_step_than_the_last_used_is_refused(client: Client, make_account) -> None:
     account = await make_account()
     now = datetime.now(UTC)
     await sign_in(client, account, account.code(now))
@@ -130,7 +130,7 @@ async def test_a_code_from_an_older_step_than_the_last_used_is_refused(client: C
     assert response.status_code == 401
 
 
-async def test_each_recovery_code_works_once(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_each_recovery_code_works_once(client: Client, make_account, db) -> None:
     account = await make_account()
     code = account.recovery_codes[0]
     assert len(account.recovery_codes) == 10
@@ -144,7 +144,7 @@ async def test_each_recovery_code_works_once(client: Client, make_account, db) -
     assert [json.loads(d)["mfa"] for d in details] == ["recovery_code", "recovery_code"]
 
 
-async def test_refresh_rotates_and_the_old_token_stops_working(client: Client, make_account) -> None:  # type: ignore[no-untyped-def]
+async def test_refresh_rotates_and_the_old_token_stops_working(client: Client, make_account) -> None:
     account = await make_account()
     pair = await sign_in(client, account)
     rotated = await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
@@ -153,7 +153,7 @@ async def test_refresh_rotates_and_the_old_token_stops_working(client: Client, m
     assert (await client.get("/api/v1/auth/me", headers=_bearer(rotated.json()))).status_code == 200
 
 
-async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client: Client, make_account, db) -> None:
     account = await make_account()
     pair = await sign_in(client, account)
     second = (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).json()
@@ -165,7 +165,7 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client: 
     assert ("auth.refresh.reuse", "family_revoked") in await _actions(db)
 
 
-async def test_logout_revokes_the_access_token_and_the_refresh_family(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_logout_revokes_the_access_token_and_the_refresh_family(client: Client, make_account, db) -> None:
     account = await make_account()
     pair = await sign_in(client, account)
     out = await client.post("/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=_bearer(pair))
@@ -175,7 +175,7 @@ async def test_logout_revokes_the_access_token_and_the_refresh_family(client: Cl
     assert ("auth.logout", "success") in await _actions(db)
 
 
-async def test_disabling_an_account_revokes_its_tokens(client: Client, make_account, token_for) -> None:  # type: ignore[no-untyped-def]
+async def test_disabling_an_account_revokes_its_tokens(client: Client, make_account, token_for) -> None:
     admin = await make_account(Role.ADMIN)
     account = await make_account()
     pair = await sign_in(client, account)
@@ -185,7 +185,7 @@ async def test_disabling_an_account_revokes_its_tokens(client: Client, make_acco
     assert (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).status_code == 401
 
 
-async def test_login_rehashes_a_password_stored_with_old_parameters(client: Client, make_account, db) -> None:  # type: ignore[no-untyped-def]
+async def test_login_rehashes_a_password_stored_with_old_parameters(client: Client, make_account, db) -> None:
     from argon2 import PasswordHasher
     from sqlalchemy import update
 
@@ -200,3 +200,41 @@ async def test_login_rehashes_a_password_stored_with_old_parameters(client: Clie
         stored = (await s.execute(select(StaffUser.password_hash).where(StaffUser.id == account.actor.id))).scalar_one()
     assert stored != weak
     assert "m=19456,t=2,p=1" in stored
+
+
+async def test_a_session_left_idle_past_the_limit_cannot_be_refreshed(
+    client: Client, make_account, frozen_clock
+) -> None:
+    account = await make_account()
+    pair = await sign_in(client, account)
+    frozen_clock.at(datetime.now(UTC) + timedelta(minutes=16))  # idle limit: 15 minutes
+    assert (await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})).status_code == 401
+
+
+async def test_an_mfa_challenge_completes_one_sign_in_only(client: Client, make_account) -> None:
+    account = await make_account()
+    now = datetime.now(UTC)
+    challenge = (await client.post(LOGIN, json={"username": account.username, "password": account.password})).json()
+    first = await client.post(MFA, json={"mfa_token": challenge["mfa_token"], "code": account.code(now)})
+    assert first.status_code == 201
+    # the next step's code is valid (drift window) and unused, but the challenge is spent
+    again = await client.post(
+        MFA, json={"mfa_token": challenge["mfa_token"], "code": account.code(now + timedelta(seconds=30))}
+    )
+    assert again.status_code == 401
+
+
+async def test_repeated_lockouts_back_off() -> None:
+    from core.settings import Settings
+    from security.stores import MemoryStore
+    from security.throttle import LoginThrottle
+
+    store = MemoryStore()
+    throttle = LoginThrottle(store, Settings())
+    lock_lengths = []
+    for _ in range(3):
+        for _ in range(10):
+            await throttle.failed("acct:someone")
+        lock_lengths.append(await store.ttl("login:lock:acct:someone"))
+        await store.delete("login:lock:acct:someone")  # as if the lockout had run out
+    assert lock_lengths == [300, 600, 1200]
