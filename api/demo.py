@@ -8,11 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.settings import Settings
+from fieldwork.demo import seed_fieldwork
 from security.demo import seed_accounts
 
 # A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
 Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
-SEEDERS: list[Seeder] = [seed_accounts]
+SEEDERS: list[Seeder] = [seed_accounts, seed_fieldwork]
 
 
 async def seed(settings: Settings) -> list[str]:

@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 
 from core.clock import utcnow
-from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 from fieldwork import geometry
 from fieldwork.models import Order, OrderVersion, ProtectedCharacteristics, VisitJob, Wearer
 from fieldwork.postcodes import normalise_postcode
@@ -543,6 +543,7 @@ def _protected_out(row: ProtectedCharacteristics) -> ProtectedOut:
     return ProtectedOut(
         wearer_id=row.wearer_id,
         version=row.version,
+        declared=True,
         ethnicity=row.ethnicity,
         ethnic_group=ethnic_group(Ethnicity(row.ethnicity)).value if row.ethnicity else None,
         nationality=row.nationality,
@@ -558,8 +559,18 @@ async def read_protected(ctx: Ctx, wearer_id: uuid.UUID) -> ProtectedOut:
     wearer = await visible_wearer(ctx, wearer_id)
     row = await ctx.session.get(ProtectedCharacteristics, wearer.id)
     await ctx.audit("wearer.protected.read", "wearer", wearer.id, outcome="success" if row else "none-declared")
-    if row is None:
-        raise NotFound("no protected characteristics were declared")
+    if row is None:  # an answer, not an error: the audit entry of this read must be committed too
+        return ProtectedOut(
+            wearer_id=wearer.id,
+            version=0,
+            declared=False,
+            ethnicity=None,
+            ethnic_group=None,
+            nationality=None,
+            religion=None,
+            disability=None,
+            updated_at=None,
+        )
     return _protected_out(row)
 
 

@@ -294,12 +294,13 @@ class ProtectedIn(Input, kw_only=True):
 class ProtectedOut(Struct, kw_only=True):
     wearer_id: uuid.UUID
     version: int
+    declared: bool
     ethnicity: str | None
     ethnic_group: str | None
     nationality: str | None
     religion: str | None
     disability: str | None
-    updated_at: datetime
+    updated_at: datetime | None
 
 
 # ---- jobs and visits ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, and_, exists, false, or_, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,6 +90,10 @@ def _job_allocated_to(actor: Actor) -> Any:
     return mine
 
 
+def _caseload(actor: Actor) -> Select[tuple[uuid.UUID]]:
+    return select(Wearer.id).where(Wearer.caseworker_id == actor.id)
+
+
 def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
     statement = select(VisitJob)
     if actor.role in ALL_SEEING:
@@ -97,7 +101,7 @@ def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
     if actor.role is Role.FIELD_OFFICER:
         return statement.where(_job_allocated_to(actor))
     if actor.role is Role.CASEWORKER:
-        return statement.where(exists().where(and_(Wearer.id == VisitJob.wearer_id, Wearer.caseworker_id == actor.id)))
+        return statement.where(VisitJob.wearer_id.in_(_caseload(actor)))
     return statement.where(false())
 
 
@@ -108,7 +112,7 @@ def wearers_visible_to(actor: Actor) -> Select[tuple[Wearer]]:
     if actor.role is Role.CASEWORKER:
         return statement.where(Wearer.caseworker_id == actor.id)
     if actor.role is Role.FIELD_OFFICER:
-        return statement.where(exists().where(and_(VisitJob.wearer_id == Wearer.id, _job_allocated_to(actor))))
+        return statement.where(Wearer.id.in_(select(VisitJob.wearer_id).where(_job_allocated_to(actor))))
     return statement.where(false())
 
 
@@ -117,9 +121,9 @@ def orders_visible_to(actor: Actor) -> Select[tuple[Order]]:
     if actor.role in ALL_SEEING:
         return statement
     if actor.role is Role.CASEWORKER:
-        return statement.where(exists().where(and_(Wearer.id == Order.wearer_id, Wearer.caseworker_id == actor.id)))
+        return statement.where(Order.wearer_id.in_(_caseload(actor)))
     if actor.role is Role.FIELD_OFFICER:
-        return statement.where(exists().where(and_(VisitJob.order_id == Order.id, _job_allocated_to(actor))))
+        return statement.where(Order.id.in_(select(VisitJob.order_id).where(_job_allocated_to(actor))))
     return statement.where(false())
 
 

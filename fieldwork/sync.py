@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 import msgspec
@@ -131,33 +132,37 @@ async def _remember(ctx: Ctx, op: Operation, request_hash: str, result: Operatio
     return result
 
 
-async def run_operation(ctx: Ctx, op: Operation) -> OperationResult:
-    request_hash = _hash(op)
-    stored = await _stored(ctx, op)
-    if stored is not None:
-        return _replay(op, stored, request_hash)
+async def run_operation(ctx: Ctx, op: Operation, request_hash: str) -> OperationResult:
+    """Apply one operation in its own savepoint and record its result in the ledger, in the same savepoint.
+
+    The ledger row goes in last: if a concurrent copy of this operation committed first, the insert meets the unique
+    constraint (after waiting for that copy's transaction), the savepoint rolls back whatever this copy did, and the
+    stored result is returned instead.
+    """
     savepoint = await ctx.session.begin_nested()
-    claim = SyncOperation(
-        officer_id=ctx.actor.id, client_op_id=op.op_id, kind=_kind(op), request_hash=request_hash, result={}
-    )
     try:
-        ctx.session.add(claim)
-        await ctx.session.flush()  # claims the op id first: a concurrent twin waits here, then fails the constraint
+        applied = await _apply(ctx, op)
+        result = OperationResult(
+            op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
+        )
+        ctx.session.add(
+            SyncOperation(
+                officer_id=ctx.actor.id,
+                client_op_id=op.op_id,
+                kind=_kind(op),
+                request_hash=request_hash,
+                result=msgspec.to_builtins(result),
+            )
+        )
+        await ctx.session.flush()
+        await savepoint.commit()
+        return result
     except IntegrityError:
         await savepoint.rollback()
         stored = await _stored(ctx, op)
         if stored is None:
             raise
         return _replay(op, stored, request_hash)
-    try:
-        applied = await _apply(ctx, op)
-        result = OperationResult(
-            op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
-        )
-        claim.result = msgspec.to_builtins(result)
-        await ctx.session.flush()
-        await savepoint.commit()
-        return result
     except StaleDataError:
         await savepoint.rollback()
         failure = _failure(op, Conflict("the record was changed by someone else meanwhile", code="stale"))
@@ -167,8 +172,27 @@ async def run_operation(ctx: Ctx, op: Operation) -> OperationResult:
     return await _remember(ctx, op, request_hash, failure)
 
 
+async def _already_done(ctx: Ctx, operations: list[Operation]) -> dict[uuid.UUID, SyncOperation]:
+    """The ledger rows of this batch's operations, fetched in one query (a replay then touches nothing else)."""
+    ids = list({op.op_id for op in operations})
+    done: dict[uuid.UUID, SyncOperation] = {}
+    for start in range(0, len(ids), 500):
+        statement = select(SyncOperation).where(
+            SyncOperation.officer_id == ctx.actor.id, SyncOperation.client_op_id.in_(ids[start : start + 500])
+        )
+        done.update((row.client_op_id, row) for row in (await ctx.session.execute(statement)).scalars())
+    return done
+
+
 async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
-    results = [await run_operation(ctx, op) for op in operations]
+    done = await _already_done(ctx, operations)
+    results: list[OperationResult] = []
+    for op in operations:
+        request_hash = _hash(op)
+        stored = done.get(op.op_id)
+        results.append(
+            _replay(op, stored, request_hash) if stored is not None else await run_operation(ctx, op, request_hash)
+        )
     counts = {"APPLIED": 0, "CONFLICT": 0, "REJECTED": 0}
     replayed = 0
     for result in results:

@@ -88,16 +88,58 @@ def job_state(job: VisitJob) -> dict[str, Any]:
     return msgspec.to_builtins(job_summary(job))
 
 
+LIST_COLUMNS = (
+    VisitJob.id,
+    VisitJob.version,
+    VisitJob.kind,
+    VisitJob.status,
+    VisitJob.order_id,
+    VisitJob.team_id,
+    VisitJob.officer_id,
+    VisitJob.appointment_start,
+    VisitJob.appointment_end,
+    VisitJob.address,
+)
+
+
 async def list_jobs(ctx: Ctx, status: JobStatus | None, limit: int, offset: int) -> Page:
-    """The caller's jobs (allocated to them or their team), earliest appointment first."""
+    """The caller's jobs (allocated to them or their team), earliest appointment first.
+
+    One round trip: the page and the total (a window count) come from the same scoped statement.
+    """
     statement = jobs_visible_to(ctx.actor)
     if status is not None:
         statement = statement.where(VisitJob.status == status.value)
-    total = (await ctx.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-    rows = await ctx.session.execute(
-        statement.order_by(VisitJob.appointment_start, VisitJob.id).limit(limit).offset(offset)
-    )
-    items = [job_summary(job) for job in rows.scalars()]
+    rows = (
+        await ctx.session.execute(
+            statement.with_only_columns(*LIST_COLUMNS, func.count().over().label("total"))
+            .order_by(VisitJob.appointment_start, VisitJob.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        total = rows[0].total
+    elif offset:
+        total = (await ctx.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+    else:
+        total = 0
+    items = [
+        JobSummary(
+            id=row.id,
+            version=row.version,
+            kind=row.kind,
+            status=row.status,
+            order_id=row.order_id,
+            team_id=row.team_id,
+            officer_id=row.officer_id,
+            appointment_start=row.appointment_start,
+            appointment_end=row.appointment_end,
+            town=(row.address or {}).get("town"),
+            postcode=(row.address or {}).get("postcode"),
+        )
+        for row in rows
+    ]
     await ctx.audit("job.list", "job", None, details={"count": len(items)})
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -109,7 +151,7 @@ async def _open_assignments(ctx: Ctx, order_id: uuid.UUID) -> list[tuple[DeviceA
         .where(DeviceAssignment.order_id == order_id, DeviceAssignment.ended_at.is_(None))
         .order_by(Device.serial)
     )
-    return [(a, d) for a, d in rows.tuples()]
+    return [(a, d) for a, d in rows.all()]
 
 
 async def job_detail(ctx: Ctx, job_id: uuid.UUID) -> JobDetail:
