@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkin import service
@@ -29,6 +29,12 @@ STAFF_ENROLLING = (Role.FIELD_OFFICER, Role.CASEWORKER, Role.SUPERVISOR)
 PROMPTING = (Role.CASEWORKER, Role.SUPERVISOR)
 #: The longest a check-in request waits for its decision before answering 202 with a status URL.
 SYNC_WAIT_SECONDS = 30.0
+PREFIX = "/api/v1/checkin"
+
+Session = NamedDependency[AsyncSession]
+Caller = NamedDependency[Actor]
+Wait = Annotated[int, QueryParameter(ge=0, le=300, description="seconds to wait for a prompt")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 
 
 async def provide_watch(request: Request[Any, Any, Any]) -> Actor:
@@ -49,13 +55,18 @@ def _pool(state: State) -> VerificationPool:
 
 
 class CheckinController(Controller):
-    path = "/checkin"
+    path = PREFIX
     tags = ["check-ins"]
     dependencies = {"watch": Provide(provide_watch)}
 
     @post("/enrolments", guards=[requires(*STAFF_ENROLLING)], summary="Enrol a wearer's watch and reference photos")
     async def enrol(
-        self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession, actor: Actor, data: EnrolmentIn
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        db_session: Session,
+        actor: Caller,
+        data: JSONBody[EnrolmentIn],
     ) -> EnrolmentOut:
         ctx = _ctx(request, db_session, actor)
         return await service.enrol(ctx, data.wearer_id, data.device_id, data.photos, _pool(state))
@@ -66,7 +77,7 @@ class CheckinController(Controller):
         summary="Ask a wearer in your caseload to check in now",
     )
     async def request_prompt(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, actor: Actor, wearer_id: uuid.UUID
+        self, request: Request[Any, Any, Any], db_session: Session, actor: Caller, wearer_id: FromPath[uuid.UUID]
     ) -> PromptOut:
         return await service.request_prompt(_ctx(request, db_session, actor), wearer_id)
 
@@ -75,8 +86,8 @@ class CheckinController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        watch: Actor,
-        wait: int = Parameter(default=0, ge=0, le=300, description="seconds to wait for a prompt"),
+        watch: Caller,
+        wait: Wait = 0,
     ) -> Response[PromptOut | None]:
         settings: Settings = state.settings
         loop = asyncio.get_running_loop()
@@ -99,7 +110,12 @@ class CheckinController(Controller):
         status_code=200,
     )
     async def submit(
-        self, request: Request[Any, Any, Any], state: State, watch: Actor, prompt_id: uuid.UUID, data: CheckinIn
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        watch: Caller,
+        prompt_id: FromPath[uuid.UUID],
+        data: JSONBody[CheckinIn],
     ) -> Response[CheckinOut]:
         settings: Settings = state.settings
         pool = _pool(state)
@@ -117,7 +133,7 @@ class CheckinController(Controller):
                 return Response(decided, status_code=200)
             except TimeoutError:
                 pass
-        url = f"/checkin/checkins/{accepted.checkin_id}"
+        url = f"{PREFIX}/checkins/{accepted.checkin_id}"
         body = CheckinOut(
             id=accepted.checkin_id,
             prompt_id=accepted.prompt_id,
@@ -134,7 +150,7 @@ class CheckinController(Controller):
         summary="A check-in's status and decision",
     )
     async def get_checkin(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, actor: Actor, checkin_id: uuid.UUID
+        self, request: Request[Any, Any, Any], db_session: Session, actor: Caller, checkin_id: FromPath[uuid.UUID]
     ) -> CheckinOut:
         return await service.get_checkin(_ctx(request, db_session, actor), checkin_id)
 
@@ -142,9 +158,9 @@ class CheckinController(Controller):
     async def history(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        watch: Actor,
-        limit: int = Parameter(default=50, ge=1, le=200),
+        db_session: Session,
+        watch: Caller,
+        limit: Limit = 50,
     ) -> list[HistoryItem]:
         return await service.history(_ctx(request, db_session, watch), limit)
 

@@ -12,7 +12,7 @@ import secrets
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,8 +78,10 @@ async def schedule_prompts(session: AsyncSession, settings: Settings, on: date) 
         return 0
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     statement = insert(Prompt).on_conflict_do_nothing(index_elements=["wearer_id", "window_key", "prompt_date"])
-    result = await session.execute(statement, rows)
-    return max(0, result.rowcount or 0)
+    counted = select(func.count()).select_from(Prompt).where(Prompt.prompt_date == on, Prompt.window_key.is_not(None))
+    before = (await session.execute(counted)).scalar_one()
+    await (await session.connection()).execute(statement, rows)
+    return int((await session.execute(counted)).scalar_one() - before)
 
 
 async def schedule_days(db: Database, settings: Settings, first: date, days: int = 2) -> int:

@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from PIL import Image as PILImage
-from sqlalchemy import Select, and_, exists, or_, select, update
+from sqlalchemy import Select, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from biometrics.decode import sniff_format
@@ -75,11 +75,11 @@ from core.errors import (
     ValidationFailed,
 )
 from core.settings import Settings
-from fieldwork.models import VisitJob, Wearer
+from fieldwork import service as fieldwork_service
+from fieldwork.models import Wearer
 from security.actor import Actor, Role
 from security.audit import record
 
-ALL_SEEING = frozenset({Role.SUPERVISOR, Role.ADMIN})
 #: How many of a wearer's latest check-in templates the replay check compares against.
 REPLAY_HISTORY = 500
 
@@ -127,24 +127,13 @@ def new_nonce() -> str:
 
 
 def wearers_visible_to(actor: Actor) -> Select[tuple[uuid.UUID]]:
-    """The ids of the wearers whose check-in data this actor may see; the one place staff reads are scoped."""
-    statement = select(Wearer.id)
-    if actor.role in ALL_SEEING:
-        return statement
-    if actor.role is Role.CASEWORKER:
-        return statement.where(Wearer.caseworker_id == actor.id)
-    if actor.role is Role.FIELD_OFFICER:
-        allocated = exists().where(
-            VisitJob.wearer_id == Wearer.id,
-            or_(
-                VisitJob.officer_id == actor.id, and_(VisitJob.team_id.is_not(None), VisitJob.team_id == actor.team_id)
-            ),
-        )
-        team = and_(Wearer.team_id.is_not(None), Wearer.team_id == actor.team_id)
-        return statement.where(or_(team, allocated))
-    if actor.role is Role.WATCH and actor.wearer_id is not None:
-        return statement.where(Wearer.id == actor.wearer_id)
-    return statement.where(Wearer.id.is_(None))
+    """The ids of the wearers whose check-in data this actor may see: field work's scoping for staff (caseload,
+    allocation, everyone for supervisors), and only its own wearer for a watch."""
+    if actor.role is Role.WATCH:
+        if actor.wearer_id is None:
+            return select(Wearer.id).where(false())
+        return select(Wearer.id).where(Wearer.id == actor.wearer_id)
+    return fieldwork_service.wearers_visible_to(actor).with_only_columns(Wearer.id)
 
 
 async def _visible_wearer(ctx: Ctx, wearer_id: uuid.UUID) -> Wearer:

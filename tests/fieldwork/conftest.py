@@ -149,7 +149,7 @@ async def submitted_order(client: Client, cast: Cast, body: dict[str, Any] | Non
 
 async def add_device(client: Client, cast: Cast, serial: str, device_type: str, team_of: Person) -> dict[str, Any]:
     response = await client.post(
-        "/api/v1/devices",
+        "/api/v1/stock/devices",
         json={"serial": serial, "device_type": device_type, "model": "X1", "team_id": str(team_of.actor.team_id)},
         headers=cast.supervisor.headers,
     )

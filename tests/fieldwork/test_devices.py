@@ -57,7 +57,7 @@ async def test_fitting_needs_the_equipment_the_conditions_call_for(client: Clien
 
 async def test_stock_follows_the_state_machine_and_versions(client: Client, cast: Cast) -> None:
     device = await add_device(client, cast, "AL-1", "ALCOHOL_TAG", cast.officer)
-    url = f"/api/v1/devices/{device['id']}/moves"
+    url = f"/api/v1/stock/devices/{device['id']}/moves"
     taken = await client.post(url, json={"version": 1, "action": "ALLOCATE"}, headers=cast.officer.headers)
     assert taken.status_code == 200
     assert (taken.json()["status"], taken.json()["officer_id"]) == ("ALLOCATED_TO_OFFICER", cast.officer.id)
@@ -84,6 +84,6 @@ async def test_stock_follows_the_state_machine_and_versions(client: Client, cast
 async def test_serials_are_unique(client: Client, cast: Cast) -> None:
     await add_device(client, cast, "RF-7", "RF_TAG", cast.officer)
     response = await client.post(
-        "/api/v1/devices", json={"serial": "RF-7", "device_type": "RF_TAG", "model": "X"}, headers=cast.admin.headers
+        "/api/v1/stock/devices", json={"serial": "RF-7", "device_type": "RF_TAG", "model": "X"}, headers=cast.admin.headers
     )
     assert response.status_code == 409

@@ -66,7 +66,7 @@ async def test_an_order_flows_from_intake_to_fitting_to_removal_without_rekeying
 
     order_now = (await client.get(f"/api/v1/orders/{order['id']}", headers=cast.caseworker.headers)).json()
     assert order_now["status"] == "ACTIVE"
-    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    devices = (await client.get("/api/v1/stock/devices", headers=cast.officer.headers)).json()["items"]
     assert {d["serial"]: d["status"] for d in devices} == {"HMU-1": "FITTED", "RF-1": "FITTED"}
     job = await job_of(client, cast.officer, order)
     assert job["status"] == "COMPLETED"
@@ -86,7 +86,7 @@ async def test_an_order_flows_from_intake_to_fitting_to_removal_without_rekeying
     )
     assert removed.status_code == 201, removed.text
     assert removed.json()["order_status"] == "ENDED"
-    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    devices = (await client.get("/api/v1/stock/devices", headers=cast.officer.headers)).json()["items"]
     assert {d["status"] for d in devices} == {"IN_STOCK"}
     order_now = (await client.get(f"/api/v1/orders/{order['id']}", headers=cast.caseworker.headers)).json()
     assert order_now["status"] == "ENDED"

@@ -22,7 +22,7 @@ async def test_an_officer_of_another_team_can_neither_see_nor_act_on_the_job(cli
         headers=stranger,
     )
     assert failed.status_code == 404
-    assert (await client.get("/api/v1/devices", headers=stranger)).json()["items"] == []
+    assert (await client.get("/api/v1/stock/devices", headers=stranger)).json()["items"] == []
     # ...while a colleague in the same team sees it.
     assert (await client.get(f"/api/v1/jobs/{job['id']}", headers=cast.colleague.headers)).status_code == 200
 

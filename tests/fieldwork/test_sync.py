@@ -140,7 +140,7 @@ async def test_one_bad_operation_does_not_sink_the_batch(client: Client, cast: C
         ("APPLIED", 200),
     ]
     assert (body["applied"], body["rejected"], body["conflicts"]) == (2, 2, 0)
-    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    devices = (await client.get("/api/v1/stock/devices", headers=cast.officer.headers)).json()["items"]
     assert [(d["id"], d["status"], d["officer_id"]) for d in devices] == [
         (device["id"], "ALLOCATED_TO_OFFICER", cast.officer.id)
     ]
@@ -192,7 +192,7 @@ async def test_removal_and_stock_moves_sync_too(client: Client, cast: Cast) -> N
     response = await client.post("/api/v1/sync", json={"operations": operations}, headers=cast.officer.headers)
     assert [r["outcome"] for r in response.json()["results"]] == ["APPLIED", "APPLIED"], response.text
     assert response.json()["results"][0]["result"]["order_status"] == "ENDED"
-    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    devices = (await client.get("/api/v1/stock/devices", headers=cast.officer.headers)).json()["items"]
     assert {d["serial"]: d["status"] for d in devices} == {"HMU-1": "IN_STOCK", "RF-1": "FAULTY"}
 
 
