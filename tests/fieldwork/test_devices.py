@@ -84,6 +84,8 @@ async def test_stock_follows_the_state_machine_and_versions(client: Client, cast
 async def test_serials_are_unique(client: Client, cast: Cast) -> None:
     await add_device(client, cast, "RF-7", "RF_TAG", cast.officer)
     response = await client.post(
-        "/api/v1/stock/devices", json={"serial": "RF-7", "device_type": "RF_TAG", "model": "X"}, headers=cast.admin.headers
+        "/api/v1/stock/devices",
+        json={"serial": "RF-7", "device_type": "RF_TAG", "model": "X"},
+        headers=cast.admin.headers,
     )
     assert response.status_code == 409
