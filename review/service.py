@@ -156,14 +156,18 @@ async def _alert(ctx: Ctx, alert_id: uuid.UUID) -> tuple[Alert, Prompt, Wearer]:
 
 
 async def _item_state(ctx: Ctx, alert: Alert) -> ReviewItem:
+    """The item's state row, created on first use; a new row reports version 0 until written (what readers saw)."""
     item = await ctx.session.get(ReviewItem, alert.id, with_for_update=ctx.session.bind.dialect.name != "sqlite")
-    if item is None:
+    if item is not None:
+        item.seen_version = item.version  # type: ignore[attr-defined]
+    else:
         item = ReviewItem(alert_id=alert.id, wearer_id=alert.wearer_id, revision=0)
         ctx.session.add(item)
         try:
             await ctx.session.flush()
         except IntegrityError:
             raise Conflict("someone else is working on this item; reload it", code="CONCURRENT_UPDATE") from None
+        item.seen_version = 0  # type: ignore[attr-defined]
     return item
 
 
@@ -191,10 +195,9 @@ async def _guard_claim(ctx: Ctx, item: ReviewItem, version: int | None) -> None:
             held_by_id=str(item.claimed_by),
             claimed_until=item.claimed_until.isoformat(),
         )
-    if version is not None and version != item.version:
-        raise Conflict(
-            "this item changed since you loaded it; reload it", code="STALE_VERSION", current_version=item.version
-        )
+    seen = getattr(item, "seen_version", item.version)
+    if version is not None and version != seen:
+        raise Conflict("this item changed since you loaded it; reload it", code="STALE_VERSION", current_version=seen)
 
 
 async def claim(ctx: Ctx, alert_id: uuid.UUID, version: int | None = None) -> ClaimOut:
@@ -320,7 +323,7 @@ async def revise(
     item = await _item_state(ctx, alert)
     if item.outcome is None:
         raise Conflict("this item has not been decided yet", code="NOT_DECIDED")
-    if version is not None and version != item.version:
+    if version is not None and version != getattr(item, "seen_version", item.version):
         raise Conflict("this item changed since you loaded it; reload it", code="STALE_VERSION")
     previous = (
         await ctx.session.execute(

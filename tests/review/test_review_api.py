@@ -253,3 +253,17 @@ async def test_the_caseload_export_neutralises_names(client: Any, token_for: Any
     assert rows[0] == ["wearer_id", "wearer", "missed_7d", "referred_7d", "open_items", "compliance_rate_30d"]
     assert rows[1][1] == "Ada =HYPERLINK(1)"  # not at the start of the cell: harmless
     assert "review.export.caseload" in await actions(db)
+
+
+async def test_a_decision_on_an_untouched_item_carries_the_version_the_queue_showed(
+    client: Any, token_for: Any, scenario: Any
+) -> None:
+    headers = token_for(scenario.caseworker)
+    listed = (await client.get(f"{BASE}/queue", headers=headers)).json()["items"][0]
+    assert listed["version"] == 0
+    response = await client.post(
+        f"{BASE}/items/{listed['id']}/decision",
+        json={"outcome": "ACCEPTED", "reason": "fine", "version": listed["version"]},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
