@@ -134,6 +134,121 @@ def demo_seed(ctx: click.Context) -> None:
         click.echo(line)
 
 
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--username", required=True, help="Login name: 3-80 of a-z, 0-9, '.', '_', '-'.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["field_officer", "caseworker", "supervisor", "admin"]),
+    help="The account's role (admin accounts are separate accounts).",
+)
+@click.option("--team", default=None, help="Team name (required for field officers; created when new).")
+@click.option("--display-name", default=None, help="Name shown to colleagues (default: the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the initial password from standard input.")
+@click.pass_context
+def users_create(
+    ctx: click.Context, username: str, role: str, team: str | None, display_name: str | None, password_stdin: bool
+) -> None:
+    """Create a staff account; prints its TOTP secret, provisioning URI and recovery codes ONCE."""
+    from core.errors import DomainError, ValidationFailed
+    from security.accounts import create_staff
+    from security.actor import SYSTEM
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Initial password", hide_input=True, confirmation_prompt=True)
+    settings = settings_from(ctx)
+
+    async def create() -> Any:
+        from core.db import Database
+        from security.runtime import build_runtime
+        from security.tokens import TokenService, load_keyring
+
+        db = Database(settings)
+        try:
+            rt = build_runtime(settings, db, None, TokenService(settings, load_keyring(settings)))
+            async with db.transaction() as session:
+                return await create_staff(
+                    session,
+                    rt,
+                    SYSTEM,
+                    username=username,
+                    role=role,
+                    display_name=display_name or username,
+                    password=password,
+                    team=team,
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        account = asyncio.run(create())
+    except ValidationFailed as exc:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+        raise click.ClickException(f"{exc.detail}: {problems}") from None
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"created {account.user.username} ({account.user.role}) id {account.user.id}")
+    click.echo("Shown once; give these to the account holder over a trusted channel:")
+    click.echo(f"  TOTP secret:      {account.totp_secret}")
+    click.echo(f"  provisioning URI: {account.provisioning_uri}")
+    click.echo("  recovery codes:   " + " ".join(account.recovery_codes))
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check every entry's link and hash; exit 1 at the first broken link."""
+    from core.db import Database
+    from security.audit import verify_chain
+
+    settings = settings_from(ctx)
+
+    async def verify() -> Any:
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                return await verify_chain(session, settings.security.audit_hmac_key.encode())
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(verify())
+    click.echo(f"{report.entries} entries checked")
+    if not report.intact:
+        click.echo(f"first broken link: entry {report.first_broken_seq}: {report.reason}")
+        ctx.exit(1)
+    click.echo("chain intact")
+
+
+@main.group()
+def keys() -> None:
+    """Token signing keys."""
+
+
+@keys.command("rotate")
+@click.pass_context
+def keys_rotate(ctx: click.Context) -> None:
+    """Add a new signing key and make it current; restart the instances to use it. Old tokens keep verifying."""
+    from pathlib import Path
+
+    from security.tokens import rotate_key
+
+    settings = settings_from(ctx)
+    kid = rotate_key(Path(settings.security.jwt_keys_dir), settings.security.jwt_algorithm)
+    click.echo(f"new current signing key {kid}; delete older keys once their tokens have expired")
+
+
 def _mount() -> None:
     from biometrics.cli import biometrics
     from checkin.cli import checkin, retention

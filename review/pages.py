@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.response import Redirect, Template
 
 from core.errors import DomainError
-from review.websession import SignInRequired, csrf_token
+from review.websession import SignInRequired, csrf_token, session_data
 from security.actor import Actor, Role
 
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -31,7 +31,7 @@ def page(
             "title": title,
             "csrf": csrf_token(request),
             "signed_in": signed_in,
-            "user_name": request.session.get("name", "") if signed_in else "",
+            "user_name": session_data(request).get("name", "") if signed_in else "",
             "user_role": user.role.value.replace("_", " ") if signed_in else "",
             "can_report": signed_in and user.role in REPORT_ROLES,
             "error_summary": errors or [],

@@ -20,7 +20,14 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkin.service import Ctx
-from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
+from core.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
 from core.settings import Settings
 from review import reports, service
 from review.charts import Bar, horizontal_bars, stacked_columns
@@ -33,6 +40,7 @@ from review.websession import (
     page_requires,
     pending_mfa,
     session_config,
+    session_data,
     start_session,
     verify_csrf,
 )
@@ -82,7 +90,7 @@ async def sign_in_password(request: AnyRequest) -> Response[Any]:
 
 @get("/sign-in/code", exclude_from_auth=True)
 async def sign_in_code_form(request: AnyRequest) -> Response[Any]:
-    if not request.session.get("mfa"):
+    if not session_data(request).get("mfa"):
         return see_other("/review/sign-in")
     return page(request, "sign_in_code.html", "Enter your security code")
 
@@ -91,7 +99,7 @@ async def sign_in_code_form(request: AnyRequest) -> Response[Any]:
 async def sign_in_code(request: AnyRequest) -> Response[Any]:
     form = await request.form()
     code = str(form.get("code", "")).strip().replace(" ", "")[:64]
-    mfa_token = str(request.session.get("mfa") or "")
+    mfa_token = str(session_data(request).get("mfa") or "")
     if not mfa_token:
         return see_other("/review/sign-in")
     title = "Enter your security code"
@@ -109,8 +117,8 @@ async def sign_in_code(request: AnyRequest) -> Response[Any]:
     actor = actor_from_claims(rt.tokens.verify_access_token(pair.access_token), _address(request))
     if actor.role not in PAGE_ROLES:
         request.clear_session()
-        raise DomainError("These pages are for caseworkers and supervisors")
-    name = str(request.session.get("username", ""))
+        raise PermissionDenied("These pages are for caseworkers, supervisors and administrators")
+    name = str(session_data(request).get("username", ""))
     start_session(request, actor, name=name, refresh_token=pair.refresh_token, access_jti=actor.token_id)
     return see_other("/review/reports" if actor.role is Role.ADMIN else "/review/queue")
 
@@ -124,8 +132,10 @@ async def sign_out(request: AnyRequest) -> Redirect:
     if actor is not None:
         rt = runtime_of(request)
         async with rt.db.transaction() as session:
-            actor = Actor(id=actor.id, role=actor.role, team_id=actor.team_id, token_id=request.session.get("jti"))
-            await signin.logout(session, rt, actor, request.session.get("refresh") or None, _request_id(request))
+            actor = Actor(
+                id=actor.id, role=actor.role, team_id=actor.team_id, token_id=session_data(request).get("jti")
+            )
+            await signin.logout(session, rt, actor, session_data(request).get("refresh") or None, _request_id(request))
     request.clear_session()
     return see_other("/review/sign-in")
 
@@ -175,14 +185,14 @@ def _ctx(request: AnyRequest, db_session: AsyncSession) -> Ctx:
 
 
 def _pop_notice(request: AnyRequest) -> str | None:
-    notice = request.session.get("notice")
+    notice = session_data(request).get("notice")
     if notice:
-        request.set_session({k: v for k, v in request.session.items() if k != "notice"})
+        request.set_session({k: v for k, v in session_data(request).items() if k != "notice"})
     return notice
 
 
 def _notice(request: AnyRequest, text: str) -> None:
-    request.set_session({**request.session, "notice": text})
+    request.set_session({**session_data(request), "notice": text})
 
 
 def _day(value: str | None) -> datetime | None:
@@ -469,16 +479,16 @@ async def reports_page(request: AnyRequest, db_session: AsyncSession) -> Templat
     )
 
 
-@get("/reports/{name:str}.csv", guards=[REPORTERS])
-async def report_csv(request: AnyRequest, db_session: AsyncSession, name: str) -> Stream:
-    ctx = _ctx(request, db_session)
-    if name == "proportionality":
-        report = await reports.proportionality(ctx)
-    elif name == "outcomes":
-        report = await reports.outcomes(ctx)
-    else:
-        raise NotFound("no such report")
-    return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), f"{name}.csv")
+@get("/reports/proportionality.csv", guards=[REPORTERS])
+async def proportionality_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+    report = await reports.proportionality(_ctx(request, db_session))
+    return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "proportionality.csv")
+
+
+@get("/reports/outcomes.csv", guards=[REPORTERS])
+async def outcomes_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+    report = await reports.outcomes(_ctx(request, db_session))
+    return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "outcomes.csv")
 
 
 PAGE_HANDLERS: list[Any] = [
@@ -494,5 +504,6 @@ PAGE_HANDLERS: list[Any] = [
     caseload_page,
     caseload_csv,
     reports_page,
-    report_csv,
+    proportionality_csv,
+    outcomes_csv,
 ]

@@ -90,12 +90,19 @@ def _now_ts() -> float:
     return utcnow().timestamp()
 
 
+def session_data(request: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+    """The session's data, or an empty dict when there is none (or it was just cleared)."""
+    data = request.scope.get("session")
+    return data if isinstance(data, dict) else {}
+
+
 def csrf_token(request: Request[Any, Any, Any]) -> str:
     """The session's CSRF token, created with the session when there is none yet."""
-    token = request.session.get("csrf")
+    data = session_data(request)
+    token = data.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
-        request.set_session({**request.session, "csrf": token})
+        request.set_session({**data, "csrf": token})
     return str(token)
 
 
@@ -103,7 +110,7 @@ async def verify_csrf(request: Request[Any, Any, Any]) -> None:
     """``before_request`` hook of the pages: every unsafe request carries the session's token."""
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
-    expected = request.session.get("csrf") if request.scope.get("session") else None
+    expected = session_data(request).get("csrf")
     form = await request.form()
     submitted = form.get(CSRF_FIELD) or request.headers.get("x-csrf-token") or ""
     if not expected or not hmac.compare_digest(str(expected), str(submitted)):
@@ -131,14 +138,12 @@ def start_session(
 
 def pending_mfa(request: Request[Any, Any, Any], mfa_token: str, username: str) -> None:
     """Between the password and the code: the challenge is held server-side, never in the page."""
-    request.set_session({**request.session, "mfa": mfa_token, "username": username[:80]})
+    request.set_session({**session_data(request), "mfa": mfa_token, "username": username[:80]})
 
 
 def session_actor(request: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> Actor | None:
     """The signed-in actor, or ``None`` when there is no session or it ran out (which also empties it)."""
-    if not request.scope.get("session"):
-        return None
-    data = request.session
+    data = session_data(request)
     raw = data.get("actor")
     if not raw:
         return None
