@@ -78,8 +78,8 @@ def stacked_columns(
 ) -> Markup:
     """Per-day stacked columns (e.g. verified / referred / missed) with a legend; totals written above columns."""
     n = max(len(labels), 1)
-    col_w, chart_h, left, top_pad, bottom = 16, 160, 36, 24, 60
-    width = left + n * col_w + 20
+    col_w, chart_h, left, top_pad, bottom = 22, 180, 36, 24, 60
+    width = max(left + n * col_w + 20, left + len(series) * 190)
     height = top_pad + chart_h + bottom
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     peak = max([*totals, 1])
@@ -114,11 +114,11 @@ def stacked_columns(
                 f'<text class="chart-small" x="{x + (col_w - 4) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">'
                 f"{totals[i]}</text>"
             )
-        if i % every == 0 or i == len(labels) - 1:
+        if (i % every == 0 and len(labels) - 1 - i >= 3) or i == len(labels) - 1:
             parts.append(f'<text class="chart-small" x="{x}" y="{top_pad + chart_h + 14}">{escape(label[5:])}</text>')
     legend_y = top_pad + chart_h + 34
     for s, (name, _values) in enumerate(series):
-        lx = left + s * 130
+        lx = left + s * 190
         parts.append(
             f'<rect class="bar {SERIES_CLASSES[s % 4]}" x="{lx}" y="{legend_y}" width="12" height="12"/>'
             f'<text class="chart-label" x="{lx + 16}" y="{legend_y + 11}">{escape(name)}</text>'
