@@ -17,7 +17,6 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, metrics_scraper_only, readyz
@@ -134,7 +133,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 TokenAuthenticationMiddleware,
                 tokens=tokens,
-                public_docs=not settings.is_production,
                 trusted_proxies=list(settings.http.trusted_proxies),
             ),
             DefineMiddleware(
@@ -155,7 +153,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
-    edge: ASGIApp = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
-    edge = SecurityHeadersMiddleware(edge, settings)
-    app.asgi_handler = RequestContextMiddleware(edge)
+    hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
+    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
     return app

@@ -26,13 +26,10 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         self,
         app: ASGIApp,
         tokens: TokenService,
-        public_docs: bool = False,
         revocations: Revocations | None = None,
         trusted_proxies: list[str] | None = None,
     ) -> None:
-        # Anchored: only the schema pages themselves, and only when the app serves them publicly (development).
-        exclude = [r"^/schema(/.*)?$"] if public_docs else None
-        super().__init__(app, exclude=exclude, exclude_from_auth_key="exclude_from_auth", scopes=None)
+        super().__init__(app, exclude_from_auth_key="exclude_from_auth", scopes=None)
         self.tokens = tokens
         self.revocations = revocations
         self.trusted_proxies = list(trusted_proxies or [])
