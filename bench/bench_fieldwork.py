@@ -177,6 +177,40 @@ async def prepare(settings: Settings, jobs: int, devices: int) -> dict[str, Any]
         await db.dispose()
 
 
+async def service_breakdown(settings: Settings, rounds: int, page: int) -> dict[str, float]:
+    """In-process (no HTTP): the job-list transaction with and without its audit append, to attribute the cost."""
+    from sqlalchemy import select
+
+    from core.db import Database
+    from fieldwork import visits
+    from fieldwork.service import Ctx
+    from security.actor import Actor, Role
+    from security.models import StaffUser
+
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            user = (await session.execute(select(StaffUser).where(StaffUser.username == "bench.officer"))).scalar_one()
+        actor = Actor(id=user.id, role=Role.FIELD_OFFICER, team_id=user.team_id)
+
+        async def skip_audit(*_args: Any, **_kwargs: Any) -> None:
+            return None
+
+        timings: dict[str, float] = {}
+        for label, audited in (("with_audit_ms", True), ("without_audit_ms", False)):
+            started = time.perf_counter()
+            for _ in range(rounds):
+                async with db.transaction() as session:
+                    ctx = Ctx(session=session, actor=actor, settings=settings)
+                    if not audited:
+                        object.__setattr__(ctx, "audit", skip_audit)
+                    await visits.list_jobs(ctx, None, page, 0)
+            timings[label] = round((time.perf_counter() - started) / rounds * 1000, 2)
+        return timings
+    finally:
+        await db.dispose()
+
+
 def sync_batch(jobs: list[uuid.UUID], size: int) -> bytes:
     """Half stock moves (each device taken once), half failed visits (a chain of versions per job)."""
     operations: list[dict[str, Any]] = []
@@ -278,14 +312,18 @@ async def main(args: argparse.Namespace) -> int:
         connection.close()
         replayed = json.loads(replay)
 
+        breakdown = await service_breakdown(settings, 100, args.page)
         ratio = jobs["rps"] / hello["rps"] if hello["rps"] else 0.0
         report = {
             "backend": backend,
             "server": "uvicorn subprocess, 1 worker each, 127.0.0.1",
+            "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "concurrency": args.concurrency,
             "hello_world": hello,
             "job_list": {**jobs, "page_size": args.page, "jobs_in_scope": args.jobs},
             "job_list_vs_hello": round(ratio, 3),
+            "job_list_service_in_process": breakdown,
             "sync": {
                 "operations": args.sync_ops,
                 "status": status,

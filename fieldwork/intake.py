@@ -481,6 +481,29 @@ async def start_variation(ctx: Ctx, order_id: uuid.UUID, data: VariationIn) -> O
     return await order_out(ctx, order)
 
 
+async def cancel(ctx: Ctx, order_id: uuid.UUID, based_on: int, reason: str | None) -> OrderOut:
+    """Cancel an order before anything is fitted; its open jobs are cancelled with it."""
+    order = await visible_order(ctx, order_id)
+    check_version(order.version, based_on, "order", _order_state(order))
+    if order.status not in (OrderStatus.DRAFT.value, OrderStatus.SUBMITTED.value):
+        raise Conflict(
+            f"an order that is {order.status} cannot be cancelled; end it with a removal", code="order-not-cancellable"
+        )
+    now = utcnow()
+    order.status = OrderStatus.CANCELLED.value
+    order.ended_at = now
+    order.end_outcome = reason or "CANCELLED"
+    jobs = await ctx.session.execute(
+        select(VisitJob).where(VisitJob.order_id == order.id, VisitJob.status == JobStatus.OPEN.value)
+    )
+    for job in jobs.scalars():
+        job.status = JobStatus.CANCELLED.value
+        job.completed_at = now
+    await ctx.flush("order")
+    await ctx.audit("order.cancel", "order", order.id)
+    return await order_out(ctx, order)
+
+
 async def read_order(ctx: Ctx, order_id: uuid.UUID) -> OrderOut:
     order = await visible_order(ctx, order_id)
     await ctx.audit("order.read", "order", order.id)

@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from core.settings import Settings
@@ -92,8 +93,14 @@ async def upload(ctx: Ctx, sha256: str, data: bytes, declared_type: str | None) 
             sha256=sha256, content_type=existing.content_type, size_bytes=existing.size_bytes, created=False
         )
     await asyncio.to_thread(write_encrypted, ctx.settings, sha256, data)
-    ctx.session.add(Photo(sha256=sha256, content_type=actual, size_bytes=len(data), uploaded_by=ctx.actor.id))
-    await ctx.flush("photo")
+    savepoint = await ctx.session.begin_nested()
+    try:
+        ctx.session.add(Photo(sha256=sha256, content_type=actual, size_bytes=len(data), uploaded_by=ctx.actor.id))
+        await ctx.session.flush()
+        await savepoint.commit()
+    except IntegrityError:  # the same photo arrived concurrently (a retry): content-addressed, so both agree
+        await savepoint.rollback()
+        return PhotoOut(sha256=sha256, content_type=actual, size_bytes=len(data), created=False)
     await ctx.audit("photo.upload", "photo", sha256, details={"content_type": actual, "size": len(data)})
     return PhotoOut(sha256=sha256, content_type=actual, size_bytes=len(data), created=True)
 

@@ -16,6 +16,7 @@ from core.errors import PayloadTooLarge, ValidationFailed
 from fieldwork import intake, photos, stock, sync, visits
 from fieldwork.schemas import (
     AllocationIn,
+    CancelIn,
     DeviceIn,
     DeviceOut,
     DraftUpdate,
@@ -31,6 +32,7 @@ from fieldwork.schemas import (
     PhotoOut,
     ProtectedIn,
     ProtectedOut,
+    RebookIn,
     RemovalIn,
     RemovalOut,
     StockMoveIn,
@@ -97,6 +99,10 @@ class OrderController(Controller):
     async def submit(self, ctx: Context, order_id: PathId, data: JSONBody[VersionedAction]) -> OrderOut:
         return await intake.submit(ctx, order_id, data.version)
 
+    @post("/{order_id:uuid}/cancel", guards=[INTAKE], status_code=200, summary="Cancel before anything is fitted")
+    async def cancel(self, ctx: Context, order_id: PathId, data: JSONBody[CancelIn]) -> OrderOut:
+        return await intake.cancel(ctx, order_id, data.version, data.reason)
+
     @post("/{order_id:uuid}/variations", guards=[INTAKE], summary="Start a variation (a new draft version)")
     async def vary(self, ctx: Context, order_id: PathId, data: JSONBody[VariationIn]) -> OrderOut:
         return await intake.start_variation(ctx, order_id, data)
@@ -149,6 +155,10 @@ class JobController(Controller):
     @post("/{job_id:uuid}/allocation", guards=[SUPERVISORS], status_code=200)
     async def allocate(self, ctx: Context, job_id: PathId, data: JSONBody[AllocationIn]) -> JobSummary:
         return await visits.allocate(ctx, job_id, data)
+
+    @post("/{job_id:uuid}/appointment", guards=[OFFICERS], status_code=200, summary="Re-book an open job")
+    async def rebook(self, ctx: Context, job_id: PathId, data: JSONBody[RebookIn]) -> JobSummary:
+        return await visits.rebook(ctx, job_id, data)
 
     @post("/{job_id:uuid}/fitting", guards=[FIELD])
     async def fitting(self, ctx: Context, job_id: PathId, data: JSONBody[FittingIn]) -> FittingOut:

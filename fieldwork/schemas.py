@@ -215,6 +215,11 @@ class VersionedAction(Input, kw_only=True):
     version: int
 
 
+class CancelIn(Input, kw_only=True):
+    version: int
+    reason: Medium | None = None
+
+
 # ---- order and wearer views --------------------------------------------------------------------------------------
 
 
@@ -366,6 +371,12 @@ class JobDetail(Struct, kw_only=True):
     required_equipment: list[str]
     fitted_devices: list[str]
     visits: list[VisitOut]
+
+
+class RebookIn(Input, kw_only=True):
+    version: int
+    appointment_start: datetime
+    appointment_end: datetime
 
 
 class AllocationIn(Input, kw_only=True):

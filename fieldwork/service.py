@@ -27,7 +27,7 @@ from core.errors import Conflict, NotFound
 from core.settings import Settings
 from fieldwork import geometry
 from fieldwork.models import Device, Order, OrderVersion, VisitJob, Wearer
-from fieldwork.schemas import Alcohol, CheckinSchedule, CheckinWindow, Circle, Condition, OrderContent, Trail, Zone
+from fieldwork.schemas import CheckinSchedule, CheckinWindow, Circle, Condition, OrderContent, Trail, Zone
 from fieldwork.vocab import DeviceWearing, OrderStatus, VersionStatus, ZoneType
 from security.actor import Actor, Role
 from security.audit import record
@@ -90,11 +90,11 @@ def _job_allocated_to(actor: Actor) -> Any:
     return mine
 
 
-def _caseload(actor: Actor) -> Select[tuple[uuid.UUID]]:
+def _caseload(actor: Actor) -> Select[uuid.UUID]:
     return select(Wearer.id).where(Wearer.caseworker_id == actor.id)
 
 
-def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
+def jobs_visible_to(actor: Actor) -> Select[VisitJob]:
     statement = select(VisitJob)
     if actor.role in ALL_SEEING:
         return statement
@@ -105,7 +105,7 @@ def jobs_visible_to(actor: Actor) -> Select[tuple[VisitJob]]:
     return statement.where(false())
 
 
-def wearers_visible_to(actor: Actor) -> Select[tuple[Wearer]]:
+def wearers_visible_to(actor: Actor) -> Select[Wearer]:
     statement = select(Wearer)
     if actor.role in ALL_SEEING:
         return statement
@@ -116,7 +116,7 @@ def wearers_visible_to(actor: Actor) -> Select[tuple[Wearer]]:
     return statement.where(false())
 
 
-def orders_visible_to(actor: Actor) -> Select[tuple[Order]]:
+def orders_visible_to(actor: Actor) -> Select[Order]:
     statement = select(Order)
     if actor.role in ALL_SEEING:
         return statement
@@ -127,7 +127,7 @@ def orders_visible_to(actor: Actor) -> Select[tuple[Order]]:
     return statement.where(false())
 
 
-def devices_visible_to(actor: Actor) -> Select[tuple[Device]]:
+def devices_visible_to(actor: Actor) -> Select[Device]:
     statement = select(Device)
     if actor.role in ALL_SEEING:
         return statement
@@ -288,10 +288,10 @@ def uses_non_fitted_device(content: OrderContent) -> bool:
 
 __all__ = [
     "ActiveOrder",
-    "Alcohol",
     "Ctx",
     "active_order_for_wearer",
     "caseload_wearer_ids",
+    "check_version",
     "checkin_windows",
     "devices_visible_to",
     "jobs_visible_to",

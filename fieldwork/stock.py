@@ -112,15 +112,20 @@ async def stock_move(ctx: Ctx, device: Device, data: StockMoveIn) -> DeviceOut:
         )
     target = ACTION_TARGET[data.action]
     officer_id: uuid.UUID | None = None
+    officer_team: uuid.UUID | None = None
     if data.action == "ALLOCATE":
         officer_id = data.officer_id or ctx.actor.id
-        if ctx.actor.role is Role.FIELD_OFFICER and officer_id != ctx.actor.id:
-            raise PermissionDenied("an officer may only take stock for themselves")
-        officer = await ctx.session.get(StaffUser, officer_id)
-        if officer is None or officer.role != Role.FIELD_OFFICER.value:
-            raise ValidationFailed(
-                "Invalid officer", errors=[{"field": "officer_id", "message": "not a field officer"}]
-            )
+        if ctx.actor.role is Role.FIELD_OFFICER:
+            if officer_id != ctx.actor.id:
+                raise PermissionDenied("an officer may only take stock for themselves")
+            officer_team = ctx.actor.team_id  # the authenticated officer: no lookup needed
+        else:
+            officer = await ctx.session.get(StaffUser, officer_id)
+            if officer is None or officer.role != Role.FIELD_OFFICER.value:
+                raise ValidationFailed(
+                    "Invalid officer", errors=[{"field": "officer_id", "message": "not a field officer"}]
+                )
+            officer_team = officer.team_id
         if device.status == DeviceStatus.ALLOCATED_TO_OFFICER.value and device.officer_id == officer_id:
             return device_out(device)  # already theirs
     elif (
@@ -131,9 +136,7 @@ async def stock_move(ctx: Ctx, device: Device, data: StockMoveIn) -> DeviceOut:
         raise Conflict(f"device {device.serial} is held by another officer", code="device-held")
     move(device, target)
     device.officer_id = officer_id
-    if officer_id is not None:
-        officer_team = (await ctx.session.get_one(StaffUser, officer_id)).team_id
-        device.team_id = officer_team or device.team_id
+    device.team_id = officer_team or device.team_id
     await ctx.flush("device")
     await ctx.audit("device.move", "device", device.id, details={"action": data.action, "status": device.status})
     return device_out(device)

@@ -190,9 +190,13 @@ async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
     for op in operations:
         request_hash = _hash(op)
         stored = done.get(op.op_id)
-        results.append(
-            _replay(op, stored, request_hash) if stored is not None else await run_operation(ctx, op, request_hash)
-        )
+        if stored is not None:
+            results.append(_replay(op, stored, request_hash))
+            continue
+        results.append(await run_operation(ctx, op, request_hash))
+        # Everything of this operation is flushed; letting go of it keeps the session's identity map small, which
+        # keeps every later statement of a long batch as cheap as the first (ORM bulk updates scan that map).
+        ctx.session.expunge_all()
     counts = {"APPLIED": 0, "CONFLICT": 0, "REJECTED": 0}
     replayed = 0
     for result in results:

@@ -35,6 +35,7 @@ from fieldwork.schemas import (
     JobWearer,
     Page,
     PhotoRef,
+    RebookIn,
     RemovalIn,
     RemovalOut,
     VisitOut,
@@ -204,6 +205,22 @@ async def allocate(ctx: Ctx, job_id: uuid.UUID, data: AllocationIn) -> JobSummar
     job.team_id = officer.team_id or job.team_id
     await ctx.flush("job")
     await ctx.audit("job.allocate", "job", job.id, details={"officer_id": str(officer.id)})
+    return job_summary(job)
+
+
+async def rebook(ctx: Ctx, job_id: uuid.UUID, data: RebookIn) -> JobSummary:
+    """A new appointment window for an open job (after a failed visit, or at the wearer's request)."""
+    job = await visible_job(ctx, job_id)
+    check_version(job.version, data.version, "job", job_state(job))
+    _open_job(job)
+    if data.appointment_end <= data.appointment_start:
+        raise ValidationFailed(
+            "Invalid window", errors=[{"field": "appointment_end", "message": "must be after the start"}]
+        )
+    job.appointment_start = data.appointment_start
+    job.appointment_end = data.appointment_end
+    await ctx.flush("job")
+    await ctx.audit("job.rebook", "job", job.id, details={"start": data.appointment_start.isoformat()})
     return job_summary(job)
 
 

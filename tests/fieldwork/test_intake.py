@@ -195,3 +195,15 @@ async def test_non_fitted_devices_are_for_immigration_orders_only(client: Client
         f"/api/v1/orders/{draft['id']}/submit", json={"version": 1}, headers=cast.caseworker.headers
     )
     assert {e["field"] for e in response.json()["errors"]} == {"conditions[0].device"}
+
+
+async def test_cancelling_a_submitted_order_cancels_its_open_job(client: Client, cast: Cast) -> None:
+    order = await submit(client, cast.caseworker, await create_order(client, cast.caseworker))
+    response = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel",
+        json={"version": order["version"], "reason": "Bail conditions withdrawn"},
+        headers=cast.caseworker.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "CANCELLED"
+    assert (await client.get("/api/v1/jobs", headers=cast.officer.headers)).json()["items"] == []

@@ -133,3 +133,26 @@ async def test_the_job_list_is_ordered_by_appointment_and_paginated(client: Clie
     assert starts == sorted(starts)
     assert len(first["items"]) == 2
     assert len(second["items"]) == 1
+
+
+async def test_an_open_job_can_be_rebooked_after_a_failed_visit(client: Client, cast: Cast) -> None:
+    order = await submit(client, cast.caseworker, await create_order(client, cast.caseworker))
+    job = await job_of(client, cast.officer, order)
+    failed = await client.post(
+        f"/api/v1/jobs/{job['id']}/failed-visits",
+        json={"version": job["version"], "outcome": "WEARER_ABSENT", "visited_at": now().isoformat()},
+        headers=cast.officer.headers,
+    )
+    start = now().replace(microsecond=0) + timedelta(days=2)
+    rebooked = await client.post(
+        f"/api/v1/jobs/{job['id']}/appointment",
+        json={
+            "version": failed.json()["job_version"],
+            "appointment_start": start.isoformat(),
+            "appointment_end": (start + timedelta(hours=2)).isoformat(),
+        },
+        headers=cast.officer.headers,
+    )
+    assert rebooked.status_code == 200, rebooked.text
+    assert rebooked.json()["appointment_start"].startswith(start.isoformat()[:19])
+    assert rebooked.json()["status"] == "OPEN"

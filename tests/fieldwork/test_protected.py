@@ -64,3 +64,9 @@ async def test_a_changed_declaration_needs_the_version_it_was_based_on(client: C
     assert stale.status_code == 409
     fresh = await client.put(url, json={"version": 1, "ethnicity": "WHITE_IRISH"}, headers=cast.caseworker.headers)
     assert fresh.json() == {"version": 2}
+
+
+async def test_a_caseworker_cannot_declare_for_a_wearer_outside_their_caseload(client: Client, cast: Cast) -> None:
+    order = await create_order(client, cast.caseworker)
+    url = f"/api/v1/wearers/{order['wearer']['id']}/protected-characteristics"
+    assert (await client.put(url, json=DECLARATION, headers=cast.other_caseworker.headers)).status_code == 404

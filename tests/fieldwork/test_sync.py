@@ -220,3 +220,16 @@ async def test_concurrent_copies_of_a_batch_apply_it_once(client: Client, cast: 
     assert {r["outcome"] for r in first.json()["results"] + second.json()["results"]} == {"APPLIED"}
     assert first.json()["replayed"] + second.json()["replayed"] == 3
     assert await count(db, SyncOperation) == 3
+
+
+async def test_a_body_over_the_sync_byte_cap_is_refused(cast: Cast, settings_for, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    small = settings_for(EMON_FIELDWORK_MAX_SYNC_BODY_BYTES="1000", EMON_FIELDWORK_PHOTO_DIR=str(tmp_path))
+    op = {"kind": "STOCK_MOVE", "serial": "X", "move": {"version": 1, "action": "MARK_LOST"}}
+    body = {"operations": [{**op, "op_id": new_id()} for _ in range(20)]}
+    async with AsyncTestClient(create_app(small), base_url="http://testserver.local") as small_client:
+        response = await small_client.post("/api/v1/sync", json=body, headers=cast.officer.headers)
+    assert response.status_code == 413
