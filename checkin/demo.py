@@ -95,9 +95,7 @@ async def seed_checkins(session: AsyncSession, settings: Settings) -> list[str]:
             prompt.missed_at = prompt.expires_at
             session.add(
                 Alert(
-                    id=prompt.id,
                     prompt_id=prompt.id,
-                    wearer_id=wearer.id,
                     kind=AlertKind.MISSED.value,
                     reasons=["MISSED"],
                     status=AlertStatus.OPEN.value,
@@ -148,7 +146,6 @@ async def seed_checkins(session: AsyncSession, settings: Settings) -> list[str]:
                 Alert(
                     prompt_id=prompt.id,
                     checkin_id=checkin.id,
-                    wearer_id=wearer.id,
                     kind=status,
                     reasons=reasons,
                     status=AlertStatus.OPEN.value,

@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -71,18 +71,25 @@ class Prompt(UUIDPrimaryKey, Base):
 
     __tablename__ = "checkin_prompts"
     __table_args__ = (
+        # also the index for a wearer's prompts (leading column)
         UniqueConstraint("wearer_id", "window_key", "prompt_date"),
-        Index("ix_checkin_prompts_status_expires_at", "status", "expires_at"),
+        # the sweeper's: only open prompts, in expiry order, so a batch stops after n rows and history costs nothing
+        Index(
+            "ix_checkin_prompts_pending_expires_at",
+            "expires_at",
+            postgresql_where=text("status = 'PENDING'"),
+            sqlite_where=text("status = 'PENDING'"),
+        ),
     )
 
-    wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
+    wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"))
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
     kind: Mapped[str] = mapped_column(String(16))
     window_key: Mapped[str | None] = mapped_column(String(40))  # e.g. MONDAY-09:00-10:00; NULL on demand
     prompt_date: Mapped[date]
     issue_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    nonce: Mapped[str] = mapped_column(String(64), unique=True)  # 32 random bytes, hex
+    nonce: Mapped[str] = mapped_column(String(64))  # 32 random bytes, hex (looked up by prompt id, never by nonce)
     challenge: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -136,18 +143,31 @@ class FrameHash(UUIDPrimaryKey, Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
-class Alert(UUIDPrimaryKey, Base):
-    """An item for the caseworker queue: a missed, referred or rejected check-in. One per prompt at most."""
+class Alert(Base):
+    """An item for the caseworker queue: a missed, referred or rejected check-in. One per prompt, by its key; the
+    wearer is the prompt's (scoped reads join through it).
+
+    ``prompt_id`` has no foreign-key constraint, on purpose: the sweeper inserts alerts by the hundred thousand from
+    the ids its own UPDATE just returned, and the per-row constraint trigger was a quarter of the sweep's time.
+    Alerts are only ever written with their prompt (sweeper, check-in decision) and deleted before it (retention).
+    """
 
     __tablename__ = "checkin_alerts"
+    __table_args__ = (
+        Index(
+            "ix_checkin_alerts_checkin_id",
+            "checkin_id",
+            postgresql_where=text("checkin_id IS NOT NULL"),
+            sqlite_where=text("checkin_id IS NOT NULL"),
+        ),
+    )
 
-    prompt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_prompts.id"), unique=True)
-    checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"), index=True)
-    wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
+    prompt_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"))
     kind: Mapped[str] = mapped_column(String(16))
     reasons: Mapped[list[str]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RetentionRun(UUIDPrimaryKey, Base):

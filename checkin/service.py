@@ -688,7 +688,6 @@ async def _answer(ctx: Ctx, prompt_id: uuid.UUID, checkin: Checkin, kind: AlertK
             Alert(
                 prompt_id=prompt_id,
                 checkin_id=checkin.id,
-                wearer_id=checkin.wearer_id,
                 kind=kind.value,
                 reasons=list(checkin.reasons),
                 status=AlertStatus.OPEN.value,
@@ -853,7 +852,6 @@ async def history(ctx: Ctx, limit: int = 50) -> list[HistoryItem]:
 class ReviewItem(msgspec.Struct, kw_only=True):
     """One item of a caseworker's queue: a missed prompt, or a referred or rejected check-in."""
 
-    alert_id: uuid.UUID
     kind: str  # MISSED, REFERRED, REJECTED
     status: str  # OPEN, CLOSED
     wearer_id: uuid.UUID
@@ -870,7 +868,7 @@ def alerts_visible_to(actor: Actor) -> Select[tuple[Alert, Prompt]]:
     return (
         select(Alert, Prompt)
         .join(Prompt, Prompt.id == Alert.prompt_id)
-        .where(Alert.wearer_id.in_(wearers_visible_to(actor)))
+        .where(Prompt.wearer_id.in_(wearers_visible_to(actor)))
     )
 
 
@@ -888,17 +886,16 @@ async def review_queue(
     if status is not None:
         statement = statement.where(Alert.status == status.value)
     if wearer_id is not None:
-        statement = statement.where(Alert.wearer_id == wearer_id)
+        statement = statement.where(Prompt.wearer_id == wearer_id)
     if before is not None:
         statement = statement.where(Alert.created_at < before)
     statement = statement.order_by(Alert.created_at.desc()).limit(max(1, min(limit, ctx.settings.http.max_page_size)))
     rows = (await ctx.session.execute(statement)).all()
     items = [
         ReviewItem(
-            alert_id=alert.id,
             kind=alert.kind,
             status=alert.status,
-            wearer_id=alert.wearer_id,
+            wearer_id=prompt.wearer_id,
             prompt_id=alert.prompt_id,
             checkin_id=alert.checkin_id,
             reasons=list(alert.reasons),

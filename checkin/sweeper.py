@@ -9,8 +9,9 @@ Set-based and safe with several instances sweeping at once:
 - SQLite (one writer at a time): ``UPDATE ... RETURNING`` for the batch, then one multi-row INSERT of the alerts in
   the same transaction.
 
-Each alert's id is its prompt's id and ``prompt_id`` is unique, so a prompt can never be alerted twice either
-(``ON CONFLICT DO NOTHING`` as the last line of defence).
+An alert's key is its prompt's id, so a prompt can never be alerted twice either (``ON CONFLICT DO NOTHING`` as the
+last line of defence). The batch is picked from a partial index of open prompts in expiry order, so each batch
+reads only the rows it marks, however long the history.
 """
 
 from __future__ import annotations
@@ -38,19 +39,19 @@ _PG_SWEEP = text(
     """
     WITH expired AS (
         UPDATE checkin_prompts SET status = :missed, missed_at = :now
-        WHERE id IN (
+        WHERE id = ANY(ARRAY(
             SELECT id FROM checkin_prompts
             WHERE status = :pending AND expires_at <= :now
             ORDER BY expires_at
             LIMIT :batch
             FOR UPDATE SKIP LOCKED
-        ) AND status = :pending
-        RETURNING id, wearer_id
-    ), alerted AS (
-        INSERT INTO checkin_alerts (id, prompt_id, checkin_id, wearer_id, kind, reasons, status, created_at)
-        SELECT id, id, NULL, wearer_id, :kind, CAST(:reasons AS JSON), :open, :now FROM expired
-        ON CONFLICT (prompt_id) DO NOTHING
+        )) AND status = :pending
         RETURNING id
+    ), alerted AS (
+        INSERT INTO checkin_alerts (prompt_id, checkin_id, kind, reasons, status, created_at)
+        SELECT id, NULL, :kind, CAST(:reasons AS JSON), :open, :now FROM expired
+        ON CONFLICT (prompt_id) DO NOTHING
+        RETURNING prompt_id
     )
     SELECT (SELECT count(*) FROM expired) AS marked, (SELECT count(*) FROM alerted) AS alerted
     """
@@ -62,14 +63,14 @@ _SQLITE_MARK = text(
     WHERE id IN (
         SELECT id FROM checkin_prompts WHERE status = :pending AND expires_at <= :now ORDER BY expires_at LIMIT :batch
     )
-    RETURNING id, wearer_id
+    RETURNING id
     """
 )
 
 _SQLITE_ALERT = text(
     """
-    INSERT INTO checkin_alerts (id, prompt_id, checkin_id, wearer_id, kind, reasons, status, created_at)
-    VALUES (:id, :id, NULL, :wearer_id, :kind, :reasons, :open, :now)
+    INSERT INTO checkin_alerts (prompt_id, checkin_id, kind, reasons, status, created_at)
+    VALUES (:id, NULL, :kind, :reasons, :open, :now)
     ON CONFLICT (prompt_id) DO NOTHING
     """
 )
@@ -106,21 +107,32 @@ async def sweep_batch(session: AsyncSession, now: datetime, batch: int = BATCH) 
     if not rows:
         return SweepResult()
     # uuid columns are stored as 32 hex characters on SQLite: the RETURNING values go straight back in
-    await session.execute(_SQLITE_ALERT, [{**params, "id": r.id, "wearer_id": r.wearer_id} for r in rows])
+    await session.execute(_SQLITE_ALERT, [{**params, "id": r.id} for r in rows])
     return SweepResult(marked=len(rows), alerted=len(rows))
 
 
-async def sweep(db: Database, now: datetime | None = None, batch: int = BATCH) -> SweepResult:
-    """One full pass: batches in their own transactions until nothing expired is left."""
-    total = SweepResult()
-    now = now or utcnow()
+async def _drain(db: Database, now: datetime, batch: int, total: SweepResult) -> None:
     while True:
         async with db.transaction() as session:
             result = await sweep_batch(session, now, batch)
         total.marked += result.marked
         total.alerted += result.alerted
         if result.marked < batch:
-            return total
+            return
+
+
+async def sweep(db: Database, now: datetime | None = None, batch: int = BATCH, lanes: int | None = None) -> SweepResult:
+    """One full pass: batches in their own transactions until nothing expired is left.
+
+    On PostgreSQL ``lanes`` connections (default 2) sweep side by side, exactly as separate instances would: SKIP
+    LOCKED gives each its own rows. SQLite has one writer, so one lane.
+    """
+    total = SweepResult()
+    now = now or utcnow()
+    if db.dialect != "postgresql":
+        lanes = 1
+    await asyncio.gather(*(_drain(db, now, batch, total) for _ in range(lanes or 2)))
+    return total
 
 
 async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0005_checkin
 Revises: 0004_fieldwork
-Create Date: 2026-11-26 14:30:40.691020
+Create Date: 2026-11-26 14:49:39.599196
 """
 
 from __future__ import annotations
@@ -74,12 +74,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['requested_by'], ['staff_users.id'], name=op.f('fk_checkin_prompts_requested_by_staff_users')),
     sa.ForeignKeyConstraint(['wearer_id'], ['wearers.id'], name=op.f('fk_checkin_prompts_wearer_id_wearers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_prompts')),
-    sa.UniqueConstraint('nonce', name=op.f('uq_checkin_prompts_nonce')),
     sa.UniqueConstraint('wearer_id', 'window_key', 'prompt_date', name=op.f('uq_checkin_prompts_wearer_id_window_key_prompt_date'))
     )
     with op.batch_alter_table('checkin_prompts', schema=None) as batch_op:
-        batch_op.create_index('ix_checkin_prompts_status_expires_at', ['status', 'expires_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_checkin_prompts_wearer_id'), ['wearer_id'], unique=False)
+        batch_op.create_index('ix_checkin_prompts_pending_expires_at', ['expires_at'], unique=False, postgresql_where=sa.text("status = 'PENDING'"), sqlite_where=sa.text("status = 'PENDING'"))
 
     op.create_table('checkins',
     sa.Column('prompt_id', sa.Uuid(), nullable=False),
@@ -125,23 +123,15 @@ def upgrade() -> None:
     op.create_table('checkin_alerts',
     sa.Column('prompt_id', sa.Uuid(), nullable=False),
     sa.Column('checkin_id', sa.Uuid(), nullable=True),
-    sa.Column('wearer_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['checkin_id'], ['checkins.id'], name=op.f('fk_checkin_alerts_checkin_id_checkins')),
-    sa.ForeignKeyConstraint(['prompt_id'], ['checkin_prompts.id'], name=op.f('fk_checkin_alerts_prompt_id_checkin_prompts')),
-    sa.ForeignKeyConstraint(['wearer_id'], ['wearers.id'], name=op.f('fk_checkin_alerts_wearer_id_wearers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_alerts')),
-    sa.UniqueConstraint('prompt_id', name=op.f('uq_checkin_alerts_prompt_id'))
+    sa.PrimaryKeyConstraint('prompt_id', name=op.f('pk_checkin_alerts'))
     )
     with op.batch_alter_table('checkin_alerts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_checkin_alerts_checkin_id'), ['checkin_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_checkin_alerts_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_checkin_alerts_status'), ['status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_checkin_alerts_wearer_id'), ['wearer_id'], unique=False)
+        batch_op.create_index('ix_checkin_alerts_checkin_id', ['checkin_id'], unique=False, postgresql_where=sa.text('checkin_id IS NOT NULL'), sqlite_where=sa.text('checkin_id IS NOT NULL'))
 
     op.create_table('checkin_frame_hashes',
     sa.Column('checkin_id', sa.Uuid(), nullable=False),
@@ -226,10 +216,7 @@ def downgrade() -> None:
 
     op.drop_table('checkin_frame_hashes')
     with op.batch_alter_table('checkin_alerts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_checkin_alerts_wearer_id'))
-        batch_op.drop_index(batch_op.f('ix_checkin_alerts_status'))
-        batch_op.drop_index(batch_op.f('ix_checkin_alerts_created_at'))
-        batch_op.drop_index(batch_op.f('ix_checkin_alerts_checkin_id'))
+        batch_op.drop_index('ix_checkin_alerts_checkin_id', postgresql_where=sa.text('checkin_id IS NOT NULL'), sqlite_where=sa.text('checkin_id IS NOT NULL'))
 
     op.drop_table('checkin_alerts')
     with op.batch_alter_table('checkins', schema=None) as batch_op:
@@ -239,8 +226,7 @@ def downgrade() -> None:
 
     op.drop_table('checkins')
     with op.batch_alter_table('checkin_prompts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_checkin_prompts_wearer_id'))
-        batch_op.drop_index('ix_checkin_prompts_status_expires_at')
+        batch_op.drop_index('ix_checkin_prompts_pending_expires_at', postgresql_where=sa.text("status = 'PENDING'"), sqlite_where=sa.text("status = 'PENDING'"))
 
     op.drop_table('checkin_prompts')
     with op.batch_alter_table('checkin_enrolments', schema=None) as batch_op:
