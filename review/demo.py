@@ -122,7 +122,6 @@ async def add_prompt(
         prompt.missed_at = prompt.expires_at
         alert = Alert(
             prompt_id=prompt.id,
-            wearer_id=wearer.id,
             kind=AlertKind.MISSED.value,
             reasons=["MISSED"],
             status=AlertStatus.OPEN.value,
@@ -182,7 +181,6 @@ async def add_prompt(
         alert = Alert(
             prompt_id=prompt.id,
             checkin_id=checkin.id,
-            wearer_id=wearer.id,
             kind=AlertKind(outcome).value,
             reasons=reasons or [],
             status=AlertStatus.OPEN.value,

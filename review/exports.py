@@ -100,7 +100,7 @@ async def wearer_record_rows(db: Any, wearer_id: Any) -> AsyncIterator[tuple[Any
         )
         .outerjoin(Checkin, Checkin.prompt_id == Prompt.id)
         .outerjoin(Alert, Alert.prompt_id == Prompt.id)
-        .outerjoin(latest, latest.c.alert_id == Alert.id)
+        .outerjoin(latest, latest.c.alert_id == Alert.prompt_id)
         .outerjoin(
             ReviewDecision,
             (ReviewDecision.alert_id == latest.c.alert_id) & (ReviewDecision.revision == latest.c.revision),

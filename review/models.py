@@ -20,7 +20,7 @@ from core.db import Base, Timestamps, UUIDPrimaryKey
 class ReviewItem(Timestamps, Base):
     __tablename__ = "review_items"
 
-    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_alerts.id"), primary_key=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_alerts.prompt_id"), primary_key=True)
     wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     claimed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -37,7 +37,7 @@ class ReviewDecision(UUIDPrimaryKey, Base):
     __tablename__ = "review_decisions"
     __table_args__ = (UniqueConstraint("alert_id", "revision"),)
 
-    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_alerts.id"), index=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_alerts.prompt_id"), index=True)
     checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"), index=True)
     wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer)

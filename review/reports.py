@@ -174,7 +174,7 @@ async def _prompt_counts(ctx: Ctx) -> list[tuple[uuid.UUID, str | None, str, str
         .join(Order, Order.id == Prompt.order_id)
         .outerjoin(Checkin, Checkin.prompt_id == Prompt.id)
         .outerjoin(Alert, Alert.prompt_id == Prompt.id)
-        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.id)
+        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.prompt_id)
         .where(Prompt.status.not_in([PromptStatus.PENDING.value, PromptStatus.SUBMITTED.value]))
         .group_by(Prompt.wearer_id, Order.order_type, Prompt.status, Checkin.status, ReviewItem.outcome)
     )

@@ -94,9 +94,9 @@ async def queue(
     """Open items of the caller's caseload, oldest first."""
     limit = max(1, min(limit, ctx.settings.http.max_page_size))
     offset = max(0, offset)
-    conditions: list[Any] = [Alert.status == AlertStatus.OPEN.value, Alert.wearer_id.in_(_visible(ctx))]
+    conditions: list[Any] = [Alert.status == AlertStatus.OPEN.value, Prompt.wearer_id.in_(_visible(ctx))]
     if wearer_id is not None:
-        conditions.append(Alert.wearer_id == wearer_id)
+        conditions.append(Prompt.wearer_id == wearer_id)
     if kind:
         conditions.append(Alert.kind == kind.upper())
     if reason:
@@ -106,15 +106,19 @@ async def queue(
         conditions.append(Alert.created_at >= since)
     if until is not None:
         conditions.append(Alert.created_at < until)
-    total = (await ctx.session.execute(select(func.count()).select_from(Alert).where(*conditions))).scalar_one()
+    total = (
+        await ctx.session.execute(
+            select(func.count()).select_from(Alert).join(Prompt, Prompt.id == Alert.prompt_id).where(*conditions)
+        )
+    ).scalar_one()
     statement = (
         select(Alert, Prompt, Wearer, ReviewItem, Claimer.display_name)
         .join(Prompt, Prompt.id == Alert.prompt_id)
-        .join(Wearer, Wearer.id == Alert.wearer_id)
-        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.id)
+        .join(Wearer, Wearer.id == Prompt.wearer_id)
+        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.prompt_id)
         .outerjoin(Claimer, Claimer.id == ReviewItem.claimed_by)
         .where(*conditions)
-        .order_by(Alert.created_at, Alert.id)
+        .order_by(Alert.created_at, Alert.prompt_id)
         .limit(limit)
         .offset(offset)
     )
@@ -124,7 +128,7 @@ async def queue(
         live = item is not None and item.claimed_by is not None and item.claimed_until and item.claimed_until > now
         items.append(
             QueueItem(
-                id=alert.id,
+                id=alert.prompt_id,
                 kind=alert.kind,
                 wearer_id=wearer.id,
                 wearer_name=wearer_name(wearer),
@@ -146,8 +150,8 @@ async def _alert(ctx: Ctx, alert_id: uuid.UUID) -> tuple[Alert, Prompt, Wearer]:
         await ctx.session.execute(
             select(Alert, Prompt, Wearer)
             .join(Prompt, Prompt.id == Alert.prompt_id)
-            .join(Wearer, Wearer.id == Alert.wearer_id)
-            .where(Alert.id == alert_id, Alert.wearer_id.in_(_visible(ctx)))
+            .join(Wearer, Wearer.id == Prompt.wearer_id)
+            .where(Alert.prompt_id == alert_id, Prompt.wearer_id.in_(_visible(ctx)))
         )
     ).first()
     if row is None:
@@ -155,13 +159,13 @@ async def _alert(ctx: Ctx, alert_id: uuid.UUID) -> tuple[Alert, Prompt, Wearer]:
     return row[0], row[1], row[2]
 
 
-async def _item_state(ctx: Ctx, alert: Alert) -> ReviewItem:
+async def _item_state(ctx: Ctx, alert: Alert, wearer_id: uuid.UUID) -> ReviewItem:
     """The item's state row, created on first use; a new row reports version 0 until written (what readers saw)."""
-    item = await ctx.session.get(ReviewItem, alert.id, with_for_update=ctx.session.bind.dialect.name != "sqlite")
+    item = await ctx.session.get(ReviewItem, alert.prompt_id, with_for_update=ctx.session.bind.dialect.name != "sqlite")
     if item is not None:
         item.seen_version = item.version  # type: ignore[attr-defined]
     else:
-        item = ReviewItem(alert_id=alert.id, wearer_id=alert.wearer_id, revision=0)
+        item = ReviewItem(alert_id=alert.prompt_id, wearer_id=wearer_id, revision=0)
         ctx.session.add(item)
         try:
             await ctx.session.flush()
@@ -202,17 +206,17 @@ async def _guard_claim(ctx: Ctx, item: ReviewItem, version: int | None) -> None:
 
 async def claim(ctx: Ctx, alert_id: uuid.UUID, version: int | None = None) -> ClaimOut:
     """Hold an open item for ``CLAIM_SECONDS`` so that two caseworkers do not decide it twice."""
-    alert, _prompt, _wearer_row = await _alert(ctx, alert_id)
+    alert, _prompt, wearer = await _alert(ctx, alert_id)
     if alert.status != AlertStatus.OPEN.value:
         raise Conflict("this item has been decided", code="DECIDED")
-    item = await _item_state(ctx, alert)
+    item = await _item_state(ctx, alert, wearer.id)
     await _guard_claim(ctx, item, version)
     item.claimed_by = ctx.actor.id
     item.claimed_until = utcnow() + timedelta(seconds=CLAIM_SECONDS)
     await _flush(ctx)
-    await ctx.audit("review.item.claimed", "review_item", alert.id, wearer_id=str(alert.wearer_id))
+    await ctx.audit("review.item.claimed", "review_item", alert.prompt_id, wearer_id=str(wearer.id))
     return ClaimOut(
-        id=alert.id,
+        id=alert.prompt_id,
         claimed_by=await _name(ctx, ctx.actor.id) or "",
         claimed_until=item.claimed_until,
         version=item.version,
@@ -220,13 +224,13 @@ async def claim(ctx: Ctx, alert_id: uuid.UUID, version: int | None = None) -> Cl
 
 
 async def release(ctx: Ctx, alert_id: uuid.UUID) -> None:
-    alert, _prompt, _wearer_row = await _alert(ctx, alert_id)
-    item = await ctx.session.get(ReviewItem, alert.id)
+    alert, _prompt, _wearer = await _alert(ctx, alert_id)
+    item = await ctx.session.get(ReviewItem, alert.prompt_id)
     if item is not None and item.claimed_by == ctx.actor.id:
         item.claimed_by = None
         item.claimed_until = None
         await _flush(ctx)
-        await ctx.audit("review.item.released", "review_item", alert.id)
+        await ctx.audit("review.item.released", "review_item", alert.prompt_id)
 
 
 def _clean_reason(reason: str) -> str:
@@ -264,11 +268,12 @@ async def _decision_out(ctx: Ctx, row: ReviewDecision) -> DecisionOut:
 async def _write_decision(
     ctx: Ctx, alert: Alert, item: ReviewItem, outcome: Outcome, reason: str, supersedes: uuid.UUID | None
 ) -> ReviewDecision:
+    """Append a decision row and move the item's state to it."""
     now = utcnow()
     row = ReviewDecision(
-        alert_id=alert.id,
+        alert_id=alert.prompt_id,
         checkin_id=alert.checkin_id,
-        wearer_id=alert.wearer_id,
+        wearer_id=item.wearer_id,
         revision=item.revision + 1,
         outcome=outcome.value,
         reason=reason,
@@ -294,8 +299,8 @@ async def decide(
 ) -> DecisionOut:
     """The first decision on an item; it leaves the queue. A later change is a supervisor's revision."""
     chosen, text = _outcome(outcome), _clean_reason(reason)
-    alert, _prompt, _wearer_row = await _alert(ctx, alert_id)
-    item = await _item_state(ctx, alert)
+    alert, _prompt, wearer = await _alert(ctx, alert_id)
+    item = await _item_state(ctx, alert, wearer.id)
     if item.outcome is not None or alert.status != AlertStatus.OPEN.value:
         raise Conflict("this item has been decided; a supervisor may revise the decision", code="DECIDED")
     await _guard_claim(ctx, item, version)
@@ -303,9 +308,9 @@ async def decide(
     await ctx.audit(
         "review.decision",
         "review_item",
-        alert.id,
+        alert.prompt_id,
         outcome=chosen.value,
-        wearer_id=str(alert.wearer_id),
+        wearer_id=str(wearer.id),
         checkin_id=str(alert.checkin_id) if alert.checkin_id else None,
         revision=row.revision,
     )
@@ -319,8 +324,8 @@ async def revise(
     if ctx.actor.role is not Role.SUPERVISOR:
         raise PermissionDenied("only a supervisor may revise a decision")
     chosen, text = _outcome(outcome), _clean_reason(reason)
-    alert, _prompt, _wearer_row = await _alert(ctx, alert_id)
-    item = await _item_state(ctx, alert)
+    alert, _prompt, wearer = await _alert(ctx, alert_id)
+    item = await _item_state(ctx, alert, wearer.id)
     if item.outcome is None:
         raise Conflict("this item has not been decided yet", code="NOT_DECIDED")
     if version is not None and version != getattr(item, "seen_version", item.version):
@@ -328,7 +333,7 @@ async def revise(
     previous = (
         await ctx.session.execute(
             select(ReviewDecision.id)
-            .where(ReviewDecision.alert_id == alert.id)
+            .where(ReviewDecision.alert_id == alert.prompt_id)
             .order_by(ReviewDecision.revision.desc())
             .limit(1)
         )
@@ -337,10 +342,10 @@ async def revise(
     await ctx.audit(
         "review.decision.revised",
         "review_item",
-        alert.id,
+        alert.prompt_id,
         outcome=chosen.value,
         supersedes=str(previous),
-        wearer_id=str(alert.wearer_id),
+        wearer_id=str(wearer.id),
         revision=row.revision,
     )
     return await _decision_out(ctx, row)
@@ -359,7 +364,7 @@ async def history(ctx: Ctx, alert_id: uuid.UUID) -> list[DecisionOut]:
 async def item_detail(ctx: Ctx, alert_id: uuid.UUID) -> ItemDetail:
     """Everything a reviewer needs to decide, without the images (those are a separate, audited act)."""
     alert, prompt, wearer = await _alert(ctx, alert_id)
-    item = await ctx.session.get(ReviewItem, alert.id)
+    item = await ctx.session.get(ReviewItem, alert.prompt_id)
     facts = None
     if alert.checkin_id is not None:
         checkin = await ctx.session.get(Checkin, alert.checkin_id)
@@ -383,9 +388,9 @@ async def item_detail(ctx: Ctx, alert_id: uuid.UUID) -> ItemDetail:
             )
     now = utcnow()
     live = item is not None and item.claimed_by is not None and item.claimed_until and item.claimed_until > now
-    await ctx.audit("review.item.read", "review_item", alert.id, wearer_id=str(wearer.id))
+    await ctx.audit("review.item.read", "review_item", alert.prompt_id, wearer_id=str(wearer.id))
     return ItemDetail(
-        id=alert.id,
+        id=alert.prompt_id,
         kind=alert.kind,
         status=alert.status,
         wearer_id=wearer.id,
@@ -400,7 +405,7 @@ async def item_detail(ctx: Ctx, alert_id: uuid.UUID) -> ItemDetail:
         claimed_until=item.claimed_until if live and item else None,
         outcome=item.outcome if item else None,
         version=item.version if item else 0,
-        history=await history(ctx, alert.id),
+        history=await history(ctx, alert.prompt_id),
     )
 
 
@@ -481,7 +486,7 @@ def _prompt_outcomes(since: datetime) -> Any:
         select(Prompt.wearer_id, Prompt.issue_at, Prompt.status, Checkin.status, ReviewItem.outcome)
         .outerjoin(Checkin, Checkin.prompt_id == Prompt.id)
         .outerjoin(Alert, Alert.prompt_id == Prompt.id)
-        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.id)
+        .outerjoin(ReviewItem, ReviewItem.alert_id == Alert.prompt_id)
         .where(Prompt.issue_at >= since)
     )
 
@@ -540,9 +545,11 @@ async def caseload(ctx: Ctx, *, limit: int = 500) -> Caseload:
         open_counts = dict(
             (
                 await ctx.session.execute(
-                    select(Alert.wearer_id, func.count())
-                    .where(Alert.wearer_id.in_(ids), Alert.status == AlertStatus.OPEN.value)
-                    .group_by(Alert.wearer_id)
+                    select(Prompt.wearer_id, func.count())
+                    .select_from(Alert)
+                    .join(Prompt, Prompt.id == Alert.prompt_id)
+                    .where(Prompt.wearer_id.in_(ids), Alert.status == AlertStatus.OPEN.value)
+                    .group_by(Prompt.wearer_id)
                 )
             ).all()
         )

@@ -90,9 +90,9 @@ async def scenario(db: Database, make_staff: Any) -> Scenario:
         supervisor=supervisor,
         wearer_id=wearer.id,
         other_wearer_id=other_wearer.id,
-        referred=referred["alert"].id,
+        referred=referred["alert"].prompt_id,
         referred_checkin=referred["checkin"].id,
-        missed=missed["alert"].id,
-        foreign=foreign["alert"].id,
+        missed=missed["alert"].prompt_id,
+        foreign=foreign["alert"].prompt_id,
         foreign_checkin=foreign["checkin"].id,
     )

@@ -103,7 +103,7 @@ async def _seed(settings: Any) -> dict[str, Any]:
                 await add_prompt(
                     s, settings, wearer, order, enrolment, outcome="VERIFIED", at=now - timedelta(hours=hours)
                 )
-        people["item"] = str(referred["alert"].id)
+        people["item"] = str(referred["alert"].prompt_id)
         people["wearer"] = str(wearer.id)
     finally:
         await db.dispose()

@@ -267,3 +267,41 @@ async def test_a_decision_on_an_untouched_item_carries_the_version_the_queue_sho
         headers=headers,
     )
     assert response.status_code == 201, response.text
+
+
+async def test_a_claim_lapses_after_its_expiry(client: Any, token_for: Any, scenario: Any, db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from review.models import ReviewItem
+
+    first = await client.post(f"{BASE}/items/{scenario.referred}/claim", headers=token_for(scenario.caseworker))
+    assert first.status_code == 200
+    assert datetime.fromisoformat(first.json()["claimed_until"]) > datetime.now(UTC) + timedelta(minutes=14)
+    async with db.transaction() as s:  # let the claim's time pass (tokens check the real clock)
+        await s.execute(
+            update(ReviewItem)
+            .where(ReviewItem.alert_id == scenario.referred)
+            .values(claimed_until=datetime.now(UTC) - timedelta(seconds=1), version=ReviewItem.version + 1)
+        )
+    listed = (await client.get(f"{BASE}/queue", headers=token_for(scenario.supervisor))).json()["items"]
+    item = next(i for i in listed if i["id"] == str(scenario.referred))
+    assert item["claimed_by"] is None
+    second = await client.post(
+        f"{BASE}/items/{scenario.referred}/claim",
+        json={"version": item["version"]},
+        headers=token_for(scenario.supervisor),
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["claimed_by"] == "Test supervisor"
+
+
+async def test_a_revision_needs_a_decision_first(client: Any, token_for: Any, scenario: Any) -> None:
+    response = await client.post(
+        f"{BASE}/items/{scenario.missed}/revision",
+        json={"outcome": "EXCUSED", "reason": "hospital"},
+        headers=token_for(scenario.supervisor),
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "NOT_DECIDED"

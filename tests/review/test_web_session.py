@@ -152,7 +152,7 @@ async def test_a_caseworker_decides_an_item_through_the_pages(
             distance=0.57,
             photo=sample_photo(),
         )
-    alert_id = referred["alert"].id
+    alert_id = referred["alert"].prompt_id
     await web_sign_in(web, account)
     queue = await web.get("/review/queue")
     assert f"/review/items/{alert_id}" in queue.text
@@ -194,3 +194,25 @@ async def test_the_reports_page_is_for_supervisors(web: Client, make_account: Ca
     assert page.status_code == 200
     assert "suppressed" in page.text
     assert "<svg" in page.text
+
+
+async def test_a_session_ends_at_its_absolute_limit_even_when_busy(web: Client, make_account: Callable) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.clock import set_clock
+
+    settings = web.app.state.settings
+    account = await make_account(Role.CASEWORKER)
+    await web_sign_in(web, account)
+    start = datetime.now(UTC)
+    step = timedelta(seconds=settings.security.session_idle_seconds - 5)
+    try:
+        moment = start
+        while moment - start < timedelta(seconds=settings.security.session_absolute_seconds - step.seconds):
+            moment += step
+            set_clock(lambda at=moment: at)
+            assert (await web.get("/review/queue")).status_code == 200
+        set_clock(lambda: start + timedelta(seconds=settings.security.session_absolute_seconds + 1))
+        assert (await web.get("/review/queue")).status_code == 303
+    finally:
+        set_clock(None)
