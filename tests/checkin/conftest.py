@@ -118,7 +118,23 @@ def make_case(db: Database, make_staff: Callable[..., Any]) -> Callable[..., Any
             s.add(order)
             await s.flush()
             s.add(OrderVersion(order_id=order.id, number=1, request_type="REQUEST", status="SUBMITTED", content=body))
-        return Case(caseworker=caseworker, wearer_id=wearer.id, order_id=order.id, device_id=uuid.uuid4())
+            device_id = uuid.uuid4()
+            # the watch is known to the security package's device registry, which enrolment binds to the wearer
+            from security.models import Device as RegisteredDevice
+
+            s.add(
+                RegisteredDevice(
+                    id=device_id,
+                    kind="watch",
+                    label="test watch",
+                    status="active",
+                    key_algorithm="Ed25519",
+                    public_key="-",
+                    key_thumbprint=uuid.uuid4().hex + uuid.uuid4().hex,
+                    enrolled_by=caseworker.id,
+                )
+            )
+        return Case(caseworker=caseworker, wearer_id=wearer.id, order_id=order.id, device_id=device_id)
 
     return build
 
