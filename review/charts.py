@@ -98,7 +98,7 @@ def stacked_columns(
     ]
     for i, label in enumerate(labels):
         x = left + i * col_w + 2
-        y = top_pad + chart_h
+        y = float(top_pad + chart_h)
         for s, (name, values) in enumerate(series):
             v = values[i]
             if not v:

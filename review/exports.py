@@ -43,11 +43,11 @@ async def stream_csv(
 ) -> AsyncIterator[bytes]:
     """The header line then one line per row, encoded as UTF-8."""
     yield csv_line(header).encode()
-    if hasattr(rows, "__aiter__"):
-        async for row in rows:  # type: ignore[union-attr]
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
             yield csv_line(row).encode()
     else:
-        for row in rows:  # type: ignore[union-attr]
+        for row in rows:
             yield csv_line(row).encode()
 
 

@@ -308,8 +308,8 @@ def csv_rows(report: Report) -> Iterator[tuple[Any, ...]]:
             for column, value in zip(table.columns, row.values, strict=True):
                 yield (table.title, table.dimension, row.group, column, value)
             yield (table.title, table.dimension, row.group, "TOTAL", row.total)
-            for name, value in row.rates.items():
-                yield (table.title, table.dimension, row.group, name, value)
+            for name, share in row.rates.items():
+                yield (table.title, table.dimension, row.group, name, share)
         for column, value in zip(table.columns, table.totals, strict=True):
             yield (table.title, table.dimension, "ALL", column, value)
         yield (table.title, table.dimension, "ALL", "TOTAL", table.grand_total)

@@ -161,7 +161,9 @@ async def _alert(ctx: Ctx, alert_id: uuid.UUID) -> tuple[Alert, Prompt, Wearer]:
 
 async def _item_state(ctx: Ctx, alert: Alert, wearer_id: uuid.UUID) -> ReviewItem:
     """The item's state row, created on first use; a new row reports version 0 until written (what readers saw)."""
-    item = await ctx.session.get(ReviewItem, alert.prompt_id, with_for_update=ctx.session.bind.dialect.name != "sqlite")
+    # PostgreSQL: lock the row so a concurrent claim or decision waits and then sees the new version
+    locking = ctx.session.get_bind().dialect.name != "sqlite"
+    item = await ctx.session.get(ReviewItem, alert.prompt_id, with_for_update=locking)
     if item is not None:
         item.seen_version = item.version  # type: ignore[attr-defined]
     else:

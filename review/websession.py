@@ -64,7 +64,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             old = connection.cookies.get(self.config.key)
             if old:
                 await self.delete(old, store=self.config.get_store_from_app(connection.scope["app"]))
-            connection.scope.setdefault("state", {})[_NEW_ID] = self.generate_session_id()  # type: ignore[typeddict-item]
+            connection.scope.setdefault("state", {})[_NEW_ID] = self.generate_session_id()
         await super().store_in_message(scope_session, message, connection)
 
 

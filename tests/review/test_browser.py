@@ -251,6 +251,8 @@ def test_a_caseworker_signs_in_decides_a_referred_item_and_visits_every_page(ser
             expect(page.get_by_role("heading", name="Ayo Browser")).to_be_visible()
             expect(page.locator("svg.chart")).to_have_count(1)
             page.screenshot(path=str(SHOTS / "08-wearer.png"), full_page=True)
+            page.get_by_role("button", name="Send a check-in prompt to the watch now").click()
+            expect(page.get_by_text("Prompt sent.")).to_be_visible()
 
             page.get_by_role("button", name="Sign out").click()
             page.wait_for_url(f"{base}/review/sign-in")
