@@ -103,6 +103,31 @@ async def _seed(settings: Any) -> dict[str, Any]:
                 await add_prompt(
                     s, settings, wearer, order, enrolment, outcome="VERIFIED", at=now - timedelta(hours=hours)
                 )
+            # a population for the evidence reports: groups large enough to publish, one small enough to hide
+            groups = [("BLACK_AFRICAN", "MUSLIM", 12), ("WHITE_BRITISH", "CHRISTIAN", 12), ("ASIAN_INDIAN", "HINDU", 4)]
+            n = 0
+            for ethnicity, religion, count in groups:
+                for _ in range(count):
+                    n += 1
+                    other, other_order, other_enrolment = await add_wearer(
+                        s,
+                        caseworker_id=None,
+                        enrolled_by=people["supervisor"]["id"],
+                        first_name=f"R{n}",
+                        last_name="Report",
+                        sex="MALE" if n % 3 else "FEMALE",
+                        characteristics={"ethnicity": ethnicity, "religion": religion, "disability": "NO"},
+                    )
+                    for day, outcome in ((1, "VERIFIED"), (2, "VERIFIED"), (3, "REFERRED")):
+                        await add_prompt(
+                            s,
+                            settings,
+                            other,
+                            other_order,
+                            other_enrolment,
+                            outcome=outcome,
+                            at=now - timedelta(days=day),
+                        )
         people["item"] = str(referred["alert"].prompt_id)
         people["wearer"] = str(wearer.id)
     finally:
