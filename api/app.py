@@ -20,13 +20,13 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, metrics_scraper_only, readyz
-from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from checkin.pool import shared_pool
 from checkin.routes import CheckinController
 from checkin.sweeper import run_forever as run_checkin_background
 from core.db import Database
+from core.logs import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from fieldwork.routes import ROUTE_HANDLERS as FIELDWORK_ROUTES

@@ -66,6 +66,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             "--workers > 1 needs EMON_REDIS_URL: without Redis each process keeps its own rate limits, "
             "nonces and revocations, so they would not hold"
         )
+    if settings.is_production:
+        _production_gate(settings)
     host = host or settings.http.host
     port = port or settings.http.port
     click.echo(f"emon serving on http://{host if ':' not in host else f'[{host}]'}:{port} ({workers} worker(s))")
@@ -80,6 +82,23 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         server_header=False,
         proxy_headers=False,
     )
+
+
+def _production_gate(settings: Settings) -> None:
+    """Refuse to serve production on a critical configuration failure, unless an audited override is given."""
+    from api.gate import audit_override, critical_failures
+
+    failures = asyncio.run(critical_failures(settings))
+    if not failures:
+        return
+    listed = "; ".join(f"{r.check_id} {r.message}" for r in failures)
+    if not settings.emergency_override:
+        raise click.ClickException(
+            f"refusing to start: critical compliance failures: {listed} "
+            "(fix them, or set EMON_EMERGENCY_OVERRIDE to a reason to start anyway; that start is audited)"
+        )
+    asyncio.run(audit_override(settings, failures))
+    click.echo(f"WARNING: starting despite critical failures ({listed}); override audited", err=True)
 
 
 @main.group()
@@ -252,8 +271,9 @@ def keys_rotate(ctx: click.Context) -> None:
 def _mount() -> None:
     from biometrics.cli import biometrics
     from checkin.cli import checkin, retention
+    from compliance.cli import compliance
 
-    for group in (biometrics, checkin, retention):
+    for group in (biometrics, checkin, retention, compliance):
         main.add_command(group)
 
 

@@ -8,8 +8,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from api.logs import get_logger
 from core.errors import DomainError, RateLimited, ValidationFailed
+from core.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://emon.example/problems/"

@@ -103,6 +103,33 @@ def _app(ctx: click.Context, settings: Any, factory_path: str, notes: list[str])
         return None
 
 
+def _db_postures(settings: Any, notes: list[str]) -> list[Any] | None:
+    """Device postures from the configured database, or None (with a note) when it cannot be read."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from compliance.fleet import postures_from_database
+
+    url = str(settings.database.url)
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).is_file():
+        notes.append("devices: the SQLite database file does not exist")
+        return None
+
+    async def read() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with AsyncSession(engine) as session:
+                return await postures_from_database(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(read())
+    except sa.exc.SQLAlchemyError as exc:
+        notes.append(f"devices: device tables not readable ({type(exc).__name__})")
+        return None
+
+
 def gate(report: Report, fail_on: Severity, baseline: set[str] | None = None) -> list[Any]:
     """The unwaived failures at or above ``fail_on`` (only new ones when a baseline is given)."""
     return [
@@ -135,6 +162,11 @@ def gate(report: Report, fail_on: Severity, baseline: set[str] | None = None) ->
 @click.option("--device-policy", type=click.Path(path_type=Path), help="Device policy TOML (default: shipped).")
 @click.option("--lock-file", type=click.Path(path_type=Path), help="uv.lock to inspect (default: project's).")
 @click.option("--ca-file", type=click.Path(path_type=Path), help="CA bundle to verify the endpoint certificate.")
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path),
+    help="PEM private key the server trusts (file stem = kid): token probes then test claims, not just signatures.",
+)
 @click.option("--login-path", default="/api/v1/auth/login", show_default=True)
 @click.option("--protected-path", "protected_paths", multiple=True, help="Guarded path to probe (repeatable).")
 @click.option("--app-factory", default="api.app:create_app", show_default=True, help="module:callable(settings).")
@@ -178,8 +210,28 @@ def _check(ctx: click.Context, **o: Any) -> int:
     want_config = surfaces is None or Surface.CONFIG in surfaces or Surface.ENDPOINT in surfaces
     settings = _settings(ctx, notes) if want_config else None
     app = _app(ctx, settings, o["app_factory"], notes) if want_config else None
+    if postures is None and (surfaces is None or Surface.DEVICES in surfaces):
+        obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+        provider = obj.get("device_provider")
+        if provider is not None:
+            postures = provider()
+        else:
+            if settings is None and surfaces is not None:
+                settings = _settings(ctx, notes)
+            if settings is not None:
+                postures = _db_postures(settings, notes)
 
+    from compliance.surfaces.data import DataSource, data_source_from_settings
     from compliance.surfaces.endpoint import EndpointOptions
+
+    data: DataSource | None = None
+    if settings is not None and (surfaces is None or Surface.DATA in surfaces):
+        url = str(settings.database.url)
+        db_file = url.split(":///", 1)[-1] if url.startswith("sqlite") else None
+        if db_file and not Path(db_file).is_file():
+            notes.append("data: the SQLite database file does not exist")
+        else:
+            data = data_source_from_settings(settings, now)
 
     inputs = Inputs(
         settings=settings,
@@ -190,6 +242,7 @@ def _check(ctx: click.Context, **o: Any) -> int:
             ca_file=o["ca_file"],
             login_path=o["login_path"],
             protected_paths=tuple(o["protected_paths"]),
+            **_signing(o["signing_key"]),
         )
         if o["url"]
         else None,
@@ -197,6 +250,7 @@ def _check(ctx: click.Context, **o: Any) -> int:
         lock_file=o["lock_file"],
         devices=postures,
         device_policy=policy,
+        data=data,
         now=now,
     )
     try:
@@ -208,6 +262,25 @@ def _check(ctx: click.Context, **o: Any) -> int:
     _write(report, formats, o["output"])
     failing = gate(report, Severity(o["fail_on"]), baseline if o["new_only"] else None)
     return EXIT_FAILURES if failing else EXIT_OK
+
+
+def _signing(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--signing-key {path.name}: not a readable unencrypted PEM private key") from exc
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        algorithm = "EdDSA"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+        algorithm = "ES256"
+    else:
+        raise InputError(f"--signing-key {path.name}: only Ed25519 and P-256 keys are supported")
+    return {"signing_key": key, "signing_kid": path.stem, "signing_algorithm": algorithm}
 
 
 def _write(report: Report, formats: list[str], output: Path | None) -> None:
@@ -284,7 +357,12 @@ def devices_cmd(ctx: click.Context, devices_path: Path | None, policy_path: Path
         elif provider is not None:
             postures = provider()
         else:
-            _die("no devices: give --devices FILE", EXIT_USAGE)
+            notes: list[str] = []
+            settings = _settings(ctx, notes)
+            found = _db_postures(settings, notes) if settings is not None else None
+            if found is None:
+                _die("no devices: give --devices FILE (" + "; ".join(notes or ["no settings"]) + ")", EXIT_USAGE)
+            postures = found
         now = datetime.now(UTC)
         judged = [evaluate_device(p, policy, now) for p in postures]
     except (ValueError, PolicyNotInForceError) as exc:

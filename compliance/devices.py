@@ -168,12 +168,16 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
     att = posture.attestation
     os_version = (att.os_version if att and att.chain_valid and att.os_version else None) or posture.os_version
     patch = (att.security_patch if att and att.chain_valid and att.security_patch else None) or posture.security_patch
-    base = {
-        "device_id": posture.device_id,
-        "platform": posture.platform,
-        "os_version": os_version,
-        "policy_version": policy.version,
-    }
+
+    def verdict(state: DeviceState, rules: tuple[RuleOutcome, ...]) -> DeviceCompliance:
+        return DeviceCompliance(
+            device_id=posture.device_id,
+            platform=posture.platform,
+            os_version=os_version,
+            state=state,
+            policy_version=policy.version,
+            rules=rules,
+        )
 
     stale = posture.reported_at is None or now - _aware(posture.reported_at) > timedelta(
         hours=policy.max_posture_age_hours
@@ -188,9 +192,7 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
                 else f"posture older than {policy.max_posture_age_hours} h"
             )
         )
-        return DeviceCompliance(
-            **base, state=DeviceState.NO_DATA, rules=(RuleOutcome(rule="data", ok=False, reason=why),)
-        )
+        return verdict(DeviceState.NO_DATA, (RuleOutcome(rule="data", ok=False, reason=why),))
 
     rules: list[RuleOutcome] = [RuleOutcome(rule="data", ok=True, reason="posture is current")]
     add = rules.append
@@ -276,7 +278,7 @@ def evaluate_device(posture: DevicePosture | None, policy: DevicePolicy, now: da
         )
 
     state = DeviceState.COMPLIANT if all(r.ok for r in rules) else DeviceState.NON_COMPLIANT
-    return DeviceCompliance(**base, state=state, rules=tuple(rules))
+    return verdict(state, tuple(rules))
 
 
 def _patch_rule(patch: date | None, platform: PlatformRule, policy: DevicePolicy, today: date) -> RuleOutcome:
@@ -305,7 +307,9 @@ def _attestation_rule(att: Attestation | None, platform: PlatformRule | None, po
     if att is None:
         return RuleOutcome(rule="attestation", ok=False, reason="no attestation")
     if not att.chain_valid:
-        return RuleOutcome(rule="attestation", ok=False, reason=f"{att.kind} attestation chain not valid")
+        return RuleOutcome(
+            rule="attestation", ok=False, reason=f"{att.kind} attestation not verified to the vendor root"
+        )
     if platform and platform.attestation_kinds and att.kind not in platform.attestation_kinds:
         return RuleOutcome(rule="attestation", ok=False, reason=f"attestation kind {att.kind} not accepted")
     if platform and platform.min_security_level:

@@ -210,6 +210,8 @@ def _grouped(report: Report) -> dict[str, Any]:
                     "id": req.id,
                     "title": req.title,
                     "status": status_of.get(req.id, "manual"),
+                    "mapped": len(ids),
+                    "ran": sum(1 for i in ids if i in results_by_check),
                     "checks": [
                         {"check": checks[i], "results": sorted(results_by_check.get(i, []), key=_order)}
                         for i in ids
@@ -230,12 +232,12 @@ _ENV = jinja2.Environment(
 )
 _MD_ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=False,  # noqa: S701 - Markdown output; cells are escaped by the md filter
+    autoescape=True,  # HTML entities are valid Markdown, so escaping keeps raw HTML out of rendered reports
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_MD_ENV.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+_MD_ENV.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
 
 
 def to_html(report: Report) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import sysconfig
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,10 +22,22 @@ FIX_WINDOW = timedelta(days=14)  # Cyber Essentials: high/critical updates withi
 
 
 def installed_packages() -> dict[str, str]:
+    """Distributions installed in this environment's site-packages, first on the path winning as for imports.
+
+    Copies vendored inside other packages (setuptools puts its ``_vendor`` folder on ``sys.path``) are not installed
+    packages and are left out.
+    """
+    sites = {Path(p).resolve() for p in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}}
     out: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
-        if name:
+        if not name or normalise_name(name) in out:
+            continue
+        try:
+            base = Path(str(dist.locate_file(""))).resolve()
+        except (OSError, TypeError):
+            continue
+        if base in sites:
             out[normalise_name(name)] = dist.version
     return out
 

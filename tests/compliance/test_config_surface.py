@@ -145,18 +145,31 @@ async def test_route_checks_without_an_app_report_error_not_pass(good_settings: 
     assert only(await statuses("CFG-018", ConfigView(good_settings, None))) is Status.ERROR
 
 
-@pytest.mark.parametrize(
-    ("check_id", "path"), [("CFG-010", "security.password_deny_list"), ("CFG-025", "logging.redact")]
-)
-async def test_settings_not_yet_in_core_report_error_then_judge_the_value(
-    good_settings: Settings, check_id: str, path: str
+async def test_deny_list_check_probes_the_real_password_policy(
+    good_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert only(await statuses(check_id, ConfigView(good_settings))) is Status.ERROR
-    section, field = path.split(".")
-    on = SimpleNamespace(env="production", **{section: SimpleNamespace(**{field: True})})
-    off = SimpleNamespace(env="production", **{section: SimpleNamespace(**{field: False})})
-    assert only(await statuses(check_id, ConfigView(on))) is Status.PASS
-    assert only(await statuses(check_id, ConfigView(off))) is Status.FAIL
+    assert only(await statuses("CFG-010", ConfigView(good_settings))) is Status.PASS
+    monkeypatch.setattr("security.passwords.password_problems", lambda *args, **kwargs: [])  # a weakened policy
+    assert only(await statuses("CFG-010", ConfigView(good_settings))) is Status.FAIL
+
+
+async def test_log_redaction_check_looks_at_the_configured_log_pipeline(good_settings: Settings) -> None:
+    import logging
+
+    import structlog
+
+    from core.logs import configure_logging
+
+    configure_logging(good_settings)
+    assert only(await statuses("CFG-025", ConfigView(good_settings))) is Status.PASS
+    saved_handlers = logging.getLogger().handlers
+    structlog.configure(processors=[structlog.processors.JSONRenderer()])
+    logging.getLogger().handlers = []
+    try:
+        assert only(await statuses("CFG-025", ConfigView(good_settings))) is Status.FAIL
+    finally:
+        logging.getLogger().handlers = saved_handlers
+        configure_logging(good_settings)
 
 
 async def test_a_missing_setting_is_error_never_pass() -> None:

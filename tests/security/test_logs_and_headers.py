@@ -9,7 +9,7 @@ import logging
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.logs import get_logger
+from core.logs import get_logger
 from core.settings import HttpSettings, SecuritySettings, Settings
 from security.headers import build_headers
 from tests.security.conftest import sign_in
