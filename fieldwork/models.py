@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -182,6 +182,16 @@ class DeviceAssignment(UUIDPrimaryKey, Timestamps, Base):
     """A device on a wearer for a period: compliance is tracked per assignment because devices are reused."""
 
     __tablename__ = "device_assignments"
+    # The database's own guarantee that a device is on one wearer at a time (the service checks first, to explain).
+    __table_args__ = (
+        Index(
+            "uq_device_assignments_open_device",
+            "device_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     version: Mapped[int] = mapped_column(Integer)
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stock_devices.id"), index=True)

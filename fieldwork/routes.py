@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryP
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import PayloadTooLarge, ValidationFailed
+from core.settings import Settings
 from fieldwork import intake, photos, stock, sync, visits
 from fieldwork.schemas import (
     AllocationIn,
@@ -205,10 +206,14 @@ def _decode_problems(exc: msgspec.ValidationError) -> list[dict[str, str]]:
     return [{"field": path.rstrip("`").removeprefix("$.") or "body", "message": text}]
 
 
-@post("/api/v1/sync", guards=[FIELD], dependencies=CTX, status_code=200, tags=["sync"])
-async def sync_batch(ctx: Context, request: Request[Any, Any, Any]) -> SyncOut:
-    """Apply a batch of offline operations; each gets its own result, replays change nothing."""
-    cap = ctx.settings.fieldwork.max_sync_body_bytes
+@post("/api/v1/sync", guards=[FIELD], status_code=200, tags=["sync"])
+async def sync_batch(actor: NamedDependency[Actor], state: State, request: Request[Any, Any, Any]) -> SyncOut:
+    """Apply a batch of offline operations; each gets its own result, replays change nothing.
+
+    No request-wide transaction here: the batch commits in steps (see :func:`fieldwork.sync.run_batch_committing`).
+    """
+    settings: Settings = state.settings
+    cap = settings.fieldwork.max_sync_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(f"a sync body may be at most {cap} bytes")
@@ -221,10 +226,10 @@ async def sync_batch(ctx: Context, request: Request[Any, Any, Any]) -> SyncOut:
         raise ValidationFailed("The sync batch is not valid", errors=_decode_problems(exc)) from None
     except msgspec.DecodeError:
         raise ValidationFailed("The sync body is not JSON", errors=[{"field": "body", "message": "not JSON"}]) from None
-    limit = ctx.settings.fieldwork.max_sync_operations
+    limit = settings.fieldwork.max_sync_operations
     if len(batch.operations) > limit:
         raise PayloadTooLarge(f"a batch may hold at most {limit} operations; send the rest in another batch")
-    return await sync.run_batch(ctx, batch.operations)
+    return await sync.run_batch_committing(state.db, actor, settings, batch.operations)
 
 
 @put("/api/v1/photos/{sha256:str}", guards=[OFFICERS], dependencies=CTX, status_code=200, tags=["photos"])

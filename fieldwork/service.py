@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Select, false, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -69,6 +70,8 @@ class Ctx:
             await self.session.flush()
         except StaleDataError:
             raise Conflict(f"the {what} was changed by someone else; reload and try again", code="stale") from None
+        except IntegrityError:  # a uniqueness the database enforces, reached by a concurrent writer first
+            raise Conflict(f"the {what} conflicts with another record written meanwhile", code="integrity") from None
 
 
 def check_version(record_version: int, based_on: int, what: str, current: dict[str, Any]) -> None:

@@ -19,12 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from core.db import Database
 from core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from core.settings import Settings
 from fieldwork.models import SyncOperation
 from fieldwork.schemas import FailedVisitOp, FittingOp, Operation, OperationResult, RemovalOp, StockMoveOp, SyncOut
 from fieldwork.service import Ctx
 from fieldwork.stock import device_by_serial, stock_move
 from fieldwork.visits import record_failed_visit, record_fitting, record_removal
+from security.actor import Actor
 
 TYPE_BASE = "https://emon.example/problems/"  # the same problem types the API answers with
 
@@ -184,7 +187,7 @@ async def _already_done(ctx: Ctx, operations: list[Operation]) -> dict[uuid.UUID
     return done
 
 
-async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
+async def _run_operations(ctx: Ctx, operations: list[Operation]) -> list[OperationResult]:
     done = await _already_done(ctx, operations)
     results: list[OperationResult] = []
     for op in operations:
@@ -197,17 +200,15 @@ async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
         # Everything of this operation is flushed; letting go of it keeps the session's identity map small, which
         # keeps every later statement of a long batch as cheap as the first (ORM bulk updates scan that map).
         ctx.session.expunge_all()
+    return results
+
+
+def _summary(results: list[OperationResult]) -> SyncOut:
     counts = {"APPLIED": 0, "CONFLICT": 0, "REJECTED": 0}
     replayed = 0
     for result in results:
         counts[result.outcome] += 1
         replayed += result.replayed
-    await ctx.audit(
-        "sync.batch",
-        "sync",
-        None,
-        details={"operations": len(results), "replayed": replayed, **{k.lower(): v for k, v in counts.items()}},
-    )
     return SyncOut(
         results=results,
         applied=counts["APPLIED"],
@@ -215,3 +216,41 @@ async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
         rejected=counts["REJECTED"],
         replayed=replayed,
     )
+
+
+async def _audit_batch(ctx: Ctx, out: SyncOut) -> None:
+    details = {
+        "operations": len(out.results),
+        "applied": out.applied,
+        "conflicts": out.conflicts,
+        "rejected": out.rejected,
+        "replayed": out.replayed,
+    }
+    await ctx.audit("sync.batch", "sync", None, details=details)
+
+
+async def run_batch(ctx: Ctx, operations: list[Operation]) -> SyncOut:
+    """Apply a batch inside the caller's transaction."""
+    out = _summary(await _run_operations(ctx, operations))
+    await _audit_batch(ctx, out)
+    return out
+
+
+async def run_batch_committing(db: Database, actor: Actor, settings: Settings, operations: list[Operation]) -> SyncOut:
+    """Apply a batch in transactions of ``EMON_FIELDWORK_SYNC_OPS_PER_COMMIT`` operations each.
+
+    Operations are independent, and each one's ledger row commits with its effect, so committing as we go loses
+    nothing: after a failure part-way, a retry replays what was committed and applies the rest. It keeps a long
+    batch from holding the audit chain's head row (and so every other audited request) for its whole duration, and
+    keeps PostgreSQL from walking an ever longer chain of versions of that one row inside a single transaction.
+    """
+    results: list[OperationResult] = []
+    step = max(1, settings.fieldwork.sync_ops_per_commit)
+    for start in range(0, len(operations), step):
+        async with db.transaction() as session:
+            ctx = Ctx(session=session, actor=actor, settings=settings)
+            results.extend(await _run_operations(ctx, operations[start : start + step]))
+    out = _summary(results)
+    async with db.transaction() as session:
+        await _audit_batch(Ctx(session=session, actor=actor, settings=settings), out)
+    return out

@@ -279,7 +279,8 @@ async def record_fitting(ctx: Ctx, job_id: uuid.UUID, data: FittingIn) -> Fittin
         if device.officer_id not in (None, ctx.actor.id):
             raise Conflict(f"device {device.serial} is allocated to another officer", code="device-unavailable")
     content = decode_content((await ctx.session.get_one(OrderVersion, job.order_version_id)).content)
-    types = {d.device_type for d in devices}
+    # What is already worn for this order (a re-fit after a faulty tag) counts towards the equipment it needs.
+    types = {d.device_type for d in devices} | {d.device_type for _, d in await _open_assignments(ctx, order.id)}
     missing = [" or ".join(need) for need in required_equipment(content) if not types.intersection(need)]
     if missing:
         raise ValidationFailed(
@@ -360,6 +361,13 @@ async def record_fitting(ctx: Ctx, job_id: uuid.UUID, data: FittingIn) -> Fittin
     )
 
 
+async def _has_open_job(ctx: Ctx, order_id: uuid.UUID, kind: JobKind) -> bool:
+    statement = select(VisitJob.id).where(
+        VisitJob.order_id == order_id, VisitJob.kind == kind.value, VisitJob.status == JobStatus.OPEN.value
+    )
+    return (await ctx.session.execute(statement.limit(1))).first() is not None
+
+
 async def record_removal(ctx: Ctx, job_id: uuid.UUID, data: RemovalIn) -> RemovalOut:
     """Take devices off: assignments close, devices go back to stock (or faulty/lost); ending reasons end the order."""
     job = await visible_job(ctx, job_id)
@@ -423,7 +431,8 @@ async def record_removal(ctx: Ctx, job_id: uuid.UUID, data: RemovalIn) -> Remova
         order.end_outcome = data.outcome or data.reason.value
     order.updated_at = now
     await ctx.flush("job or device")
-    if data.reason in REINSTALL_REASONS and not set(fitted) - listed:
+    if data.reason in REINSTALL_REASONS and not await _has_open_job(ctx, order.id, JobKind.FITTING):
+        # Something still has to be worn: the re-fit visit is created here, not re-keyed by anyone.
         version = await ctx.session.get_one(OrderVersion, job.order_version_id)
         await create_job(ctx, order, version, await submitted_content(ctx.session, order), JobKind.FITTING)
     await ctx.audit(

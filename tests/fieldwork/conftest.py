@@ -23,7 +23,8 @@ Client = AsyncTestClient[Litestar]
 
 @pytest.fixture
 def settings(settings_for: Callable[..., Settings], tmp_path: Path) -> Settings:
-    return settings_for(EMON_FIELDWORK_PHOTO_DIR=str(tmp_path / "photos"))
+    # Small sync commit steps, so that every sync specification also crosses commit boundaries.
+    return settings_for(EMON_FIELDWORK_PHOTO_DIR=str(tmp_path / "photos"), EMON_FIELDWORK_SYNC_OPS_PER_COMMIT="2")
 
 
 @dataclass

@@ -89,3 +89,29 @@ async def test_serials_are_unique(client: Client, cast: Cast) -> None:
         headers=cast.admin.headers,
     )
     assert response.status_code == 409
+
+
+async def test_the_database_itself_refuses_a_second_open_assignment_of_a_device(client: Client, cast: Cast, db) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from fieldwork.models import DeviceAssignment
+
+    kit = await curfew_kit(client, cast)
+    order = await submit(client, cast.caseworker, await create_order(client, cast.caseworker))
+    job = await job_of(client, cast.officer, order)
+    await client.post(f"/api/v1/jobs/{job['id']}/fitting", json=fitting_body(job, kit), headers=cast.officer.headers)
+    async with db.transaction() as session:
+        open_one = (await session.execute(select(DeviceAssignment).limit(1))).scalar_one()
+        second = DeviceAssignment(
+            device_id=open_one.device_id,
+            wearer_id=open_one.wearer_id,
+            order_id=open_one.order_id,
+            fitting_id=open_one.fitting_id,
+            placement=open_one.placement,
+            started_at=open_one.started_at,
+        )
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            session.add(second)

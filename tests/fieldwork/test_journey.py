@@ -156,3 +156,39 @@ async def test_an_open_job_can_be_rebooked_after_a_failed_visit(client: Client, 
     assert rebooked.status_code == 200, rebooked.text
     assert rebooked.json()["appointment_start"].startswith(start.isoformat()[:19])
     assert rebooked.json()["status"] == "OPEN"
+
+
+async def test_a_faulty_tag_is_replaced_through_a_refit_job_nobody_keys(client: Client, cast: Cast) -> None:
+    from tests.fieldwork.conftest import add_device
+
+    order = await submit(client, cast.caseworker, await create_order(client, cast.caseworker))
+    job = await job_of(client, cast.officer, order)
+    kit = await curfew_kit(client, cast)
+    fitted = await client.post(
+        f"/api/v1/jobs/{job['id']}/fitting", json=fitting_body(job, kit), headers=cast.officer.headers
+    )
+    removed = await client.post(
+        f"/api/v1/jobs/{job['id']}/removal",
+        json={
+            "version": fitted.json()["job_version"],
+            "reason": "FAULT",
+            "removed_at": now().isoformat(),
+            "devices": [{"serial": "RF-1", "condition": "FAULTY"}],
+        },
+        headers=cast.officer.headers,
+    )
+    assert removed.status_code == 201, removed.text
+    assert removed.json()["order_status"] == "ACTIVE"
+    jobs = (await client.get("/api/v1/jobs", headers=cast.officer.headers)).json()["items"]
+    assert [(j["kind"], j["order_id"]) for j in jobs] == [("FITTING", order["id"])]
+    refit = await client.get(f"/api/v1/jobs/{jobs[0]['id']}", headers=cast.officer.headers)
+    assert refit.json()["fitted_devices"] == ["HMU-1"]
+    await add_device(client, cast, "RF-2", "RF_TAG", cast.officer)
+    response = await client.post(
+        f"/api/v1/jobs/{jobs[0]['id']}/fitting",
+        json=fitting_body(refit.json(), [("RF-2", "RIGHT_LEG")]),
+        headers=cast.officer.headers,
+    )
+    assert response.status_code == 201, response.text
+    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    assert {d["serial"]: d["status"] for d in devices} == {"HMU-1": "FITTED", "RF-1": "FAULTY", "RF-2": "FITTED"}

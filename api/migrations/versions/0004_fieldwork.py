@@ -267,6 +267,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['wearer_id'], ['wearers.id'], name=op.f('fk_device_assignments_wearer_id_wearers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_device_assignments'))
     )
+    op.create_index(
+        'uq_device_assignments_open_device', 'device_assignments', ['device_id'], unique=True,
+        postgresql_where=sa.text('ended_at IS NULL'), sqlite_where=sa.text('ended_at IS NULL'),
+    )
     with op.batch_alter_table('device_assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_device_assignments_device_id'), ['device_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_assignments_order_id'), ['order_id'], unique=False)
@@ -282,6 +286,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_device_assignments_order_id'))
         batch_op.drop_index(batch_op.f('ix_device_assignments_device_id'))
 
+    op.drop_index('uq_device_assignments_open_device', table_name='device_assignments')
     op.drop_table('device_assignments')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_visits_job_id'))
