@@ -35,7 +35,7 @@ class Enrolment(UUIDPrimaryKey, Timestamps, Base):
 class Template(UUIDPrimaryKey, Base):
     """An encrypted face template: an enrolment reference, or a check-in probe kept for replay checks."""
 
-    __tablename__ = "checkin_templates"
+    __tablename__ = "face_templates"
 
     wearer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wearers.id"), index=True)
     enrolment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkin_enrolments.id"), index=True)

@@ -1,17 +1,20 @@
 """The verification pool: face analysis in worker processes, never on the event loop.
 
 One :class:`VerificationPool` per server process: a ``ProcessPoolExecutor`` of ``EMON_BIOMETRICS_WORKERS`` spawned
-processes, each running ``biometrics.pipeline.warm_up`` once as its initializer. The executor starts lazily on the
-first job (or eagerly with :meth:`start`). Admission is bounded: up to ``workers`` jobs run at once; up to
+processes, each running ``biometrics.pipeline.warm_up`` once as its initializer (at a lower CPU priority than the
+server process, so the event loop stays responsive when verification saturates the cores). The executor starts
+lazily on the first job (or eagerly with :meth:`start`). Admission is bounded: up to ``workers`` jobs run at once; up to
 ``workers * EMON_CHECKIN_QUEUE_PER_WORKER`` may wait; beyond that :meth:`admit` refuses and the caller answers 503.
-A caller that finds every worker busy is told so (``saturated``), so the API can answer 202 and finish later
-instead of holding the connection.
+While at most one job waits per worker, a request holds on for its decision (it starts within one verification
+time); past that the pool is ``saturated`` and the API answers 202 and finishes later instead of holding the
+connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -65,6 +68,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: Verification workers run at a lower CPU priority than the server process, so when the cores are saturated the
+#: event loop (health probes, polls, uploads) still gets the CPU first; verification simply takes what is left.
+WORKER_NICENESS = 10
+
+
+def init_worker(policy: BiometricPolicy) -> None:
+    """Pool initializer: lower this worker's priority, then load the models once."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    warm_up(policy)
+
+
 def _worker_info() -> tuple[int, float]:
     return os.getpid(), _rss_mb()
 
@@ -77,7 +92,9 @@ class VerificationPool:
     def __init__(self, workers: int, policy: BiometricPolicy, queue_per_worker: int = 4) -> None:
         self.workers = max(1, workers)
         self.policy = policy
-        self.capacity = self.workers * max(1, queue_per_worker)
+        self.capacity = self.workers * max(2, queue_per_worker)
+        # Up to one job waiting per worker still starts within one verification time: worth holding the request.
+        self.sync_limit = self.workers * 2
         self.in_flight = 0
         self._executor: ProcessPoolExecutor | None = None
 
@@ -86,7 +103,7 @@ class VerificationPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),
-                initializer=warm_up,
+                initializer=init_worker,
                 initargs=(self.policy,),
             )
         return self._executor
@@ -97,7 +114,8 @@ class VerificationPool:
 
     @property
     def saturated(self) -> bool:
-        return self.in_flight >= self.workers
+        """Every worker busy and one more job queued for each: a new request would wait too long to hold open."""
+        return self.in_flight >= self.sync_limit
 
     def admit(self) -> None:
         if self.in_flight >= self.capacity:

@@ -7,7 +7,8 @@
 - check-in records (with their frame hashes, alerts and prompts) after ``EMON_RETENTION_RECORD_DAYS``; missed
   prompts and their alerts likewise.
 
-Every run (dry or real) is recorded in ``retention_runs``; the compliance module reads the latest real one.
+Every real run is recorded in ``retention_runs`` (the compliance module reads its latest ``finished_at``); dry runs
+are only audited.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ async def run_retention(
                 ~exists().where(Alert.prompt_id == Prompt.id),
             )
         )
-    session.add(RetentionRun(started_at=started, finished_at=utcnow(), dry_run=dry_run, counts=counts))
+    if not dry_run:  # the log says when data was last purged (the compliance evidence); a dry run purges nothing
+        session.add(RetentionRun(started_at=started, finished_at=utcnow(), dry_run=False, counts=counts))
     await record(
         session,
         SYSTEM,

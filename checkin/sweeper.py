@@ -9,9 +9,11 @@ Set-based and safe with several instances sweeping at once:
 - SQLite (one writer at a time): ``UPDATE ... RETURNING`` for the batch, then one multi-row INSERT of the alerts in
   the same transaction.
 
-An alert's key is its prompt's id, so a prompt can never be alerted twice either (``ON CONFLICT DO NOTHING`` as the
-last line of defence). The batch is picked from a partial index of open prompts in expiry order, so each batch
-reads only the rows it marks, however long the history.
+An alert's key is its prompt's id, so a prompt can never be alerted twice either: a second alert would fail the
+batch's transaction, which rolls back whole (no ``ON CONFLICT`` clause: speculative insertion cost a third of the
+sweep's time, and only the transition out of PENDING, which happens once, ever inserts an alert). The batch is
+picked from a partial index of open prompts in expiry order, so each batch reads only the rows it marks, however long
+the history.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ _PG_SWEEP = text(
     ), alerted AS (
         INSERT INTO checkin_alerts (prompt_id, checkin_id, kind, reasons, status, created_at)
         SELECT id, NULL, :kind, CAST(:reasons AS JSON), :open, :now FROM expired
-        ON CONFLICT (prompt_id) DO NOTHING
         RETURNING prompt_id
     )
     SELECT (SELECT count(*) FROM expired) AS marked, (SELECT count(*) FROM alerted) AS alerted
@@ -71,7 +72,6 @@ _SQLITE_ALERT = text(
     """
     INSERT INTO checkin_alerts (prompt_id, checkin_id, kind, reasons, status, created_at)
     VALUES (:id, NULL, :kind, :reasons, :open, :now)
-    ON CONFLICT (prompt_id) DO NOTHING
     """
 )
 

@@ -118,25 +118,40 @@ def make_case(db: Database, make_staff: Callable[..., Any]) -> Callable[..., Any
             s.add(order)
             await s.flush()
             s.add(OrderVersion(order_id=order.id, number=1, request_type="REQUEST", status="SUBMITTED", content=body))
-            device_id = uuid.uuid4()
-            # the watch is known to the security package's device registry, which enrolment binds to the wearer
-            from security.models import Device as RegisteredDevice
-
-            s.add(
-                RegisteredDevice(
-                    id=device_id,
-                    kind="watch",
-                    label="test watch",
-                    status="active",
-                    key_algorithm="Ed25519",
-                    public_key="-",
-                    key_thumbprint=uuid.uuid4().hex + uuid.uuid4().hex,
-                    enrolled_by=caseworker.id,
-                )
-            )
-        return Case(caseworker=caseworker, wearer_id=wearer.id, order_id=order.id, device_id=device_id)
+        case = Case(caseworker=caseworker, wearer_id=wearer.id, order_id=order.id, device_id=uuid.uuid4())
+        await _register_watch(db, case)
+        return case
 
     return build
+
+
+async def _register_watch(db: Database, case: Case) -> None:
+    """Where the security package's device registry is present, the watch is an enrolled device with a key (check-in
+    enrolment binds it to the wearer there); without it, the device id is all there is."""
+    try:
+        from security.devices import bind_watch_to_wearer  # noqa: F401
+
+        from security.models import Device  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    async with db.transaction() as s:
+        s.add(
+            Device(
+                id=case.device_id,
+                kind="watch",
+                label="test watch",
+                status="active",
+                key_algorithm="Ed25519",
+                public_key=pem,
+                key_thumbprint=uuid.uuid4().hex + uuid.uuid4().hex,
+                enrolled_by=case.caseworker.id,
+            )
+        )
 
 
 def compliant_posture(now: datetime | None = None, **changes: Any) -> dict[str, Any]:

@@ -40,11 +40,11 @@ async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
     assert full.status_code == 503
     assert full.json()["code"] == "VERIFICATION_BUSY"
 
-    pool.in_flight += pool.workers  # every worker busy, room in the queue
+    pool.in_flight += pool.sync_limit  # every worker busy and one job waiting for each, room in the queue
     try:
         accepted = await client.post(url, json=body, headers=token_for(case.watch()))
     finally:
-        pool.in_flight -= pool.workers
+        pool.in_flight -= pool.sync_limit
     assert accepted.status_code == 202, accepted.text
     status_url = accepted.json()["status_url"]
     assert accepted.headers["location"] == status_url
