@@ -130,7 +130,6 @@ async def _register_watch(db: Database, case: Case) -> None:
     enrolment binds it to the wearer there); without it, the device id is all there is."""
     try:
         from security.devices import bind_watch_to_wearer  # noqa: F401
-
         from security.models import Device  # type: ignore[attr-defined]
     except ImportError:
         return
