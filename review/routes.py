@@ -57,9 +57,8 @@ class ReviewController(Controller):
     path = "/api/v1/review"
     tags = ["review"]
     dependencies = {"ctx": Provide(provide_ctx)}
-    guards = [REVIEWERS]
 
-    @get("/queue", summary="Open referred, rejected and missed items of my caseload, oldest first")
+    @get("/queue", summary="Open referred, rejected and missed items of my caseload, oldest first", guards=[REVIEWERS])
     async def queue(
         self,
         ctx: Ctx,
@@ -75,19 +74,30 @@ class ReviewController(Controller):
             ctx, wearer_id=wearer_id, reason=reason, kind=kind, since=since, until=until, limit=limit, offset=offset
         )
 
-    @get("/items/{item_id:uuid}", summary="One item with its check-in facts and decision history (no images)")
+    @get(
+        "/items/{item_id:uuid}",
+        summary="One item with its check-in facts and decision history (no images)",
+        guards=[REVIEWERS],
+    )
     async def item(self, ctx: Ctx, item_id: uuid.UUID) -> ItemDetail:
         return await service.item_detail(ctx, item_id)
 
-    @post("/items/{item_id:uuid}/claim", status_code=200, summary="Hold the item for a while (409 if another does)")
+    @post(
+        "/items/{item_id:uuid}/claim",
+        status_code=200,
+        summary="Hold the item for a while (409 if another does)",
+        guards=[REVIEWERS],
+    )
     async def claim(self, ctx: Ctx, item_id: uuid.UUID, data: ClaimIn | None = None) -> ClaimOut:
         return await service.claim(ctx, item_id, data.version if data else None)
 
-    @delete("/items/{item_id:uuid}/claim", status_code=204, summary="Let go of my claim")
+    @delete("/items/{item_id:uuid}/claim", status_code=204, summary="Let go of my claim", guards=[REVIEWERS])
     async def release(self, ctx: Ctx, item_id: uuid.UUID) -> None:
         await service.release(ctx, item_id)
 
-    @post("/items/{item_id:uuid}/decision", status_code=201, summary="Decide the item, with a reason")
+    @post(
+        "/items/{item_id:uuid}/decision", status_code=201, summary="Decide the item, with a reason", guards=[REVIEWERS]
+    )
     async def decide(self, ctx: Ctx, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
         return await service.decide(ctx, item_id, data.outcome, data.reason, data.version)
 
@@ -100,7 +110,7 @@ class ReviewController(Controller):
     async def revise(self, ctx: Ctx, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
         return await service.revise(ctx, item_id, data.outcome, data.reason, data.version)
 
-    @get("/items/{item_id:uuid}/history", summary="Every decision on the item, first to last")
+    @get("/items/{item_id:uuid}/history", summary="Every decision on the item, first to last", guards=[REVIEWERS])
     async def history(self, ctx: Ctx, item_id: uuid.UUID) -> list[DecisionOut]:
         return await service.history(ctx, item_id)
 
@@ -117,25 +127,38 @@ class ReviewController(Controller):
             headers={"Cache-Control": "no-store", "Content-Disposition": "inline"},
         )
 
-    @get("/wearers/{wearer_id:uuid}/compliance", summary="Counts and rates over 7/30/90 days and a daily timeline")
+    @get(
+        "/wearers/{wearer_id:uuid}/compliance",
+        summary="Counts and rates over 7/30/90 days and a daily timeline",
+        guards=[REVIEWERS],
+    )
     async def compliance(self, ctx: Ctx, wearer_id: uuid.UUID) -> Compliance:
         return await service.compliance(ctx, wearer_id)
 
-    @post("/wearers/{wearer_id:uuid}/prompts", status_code=201, summary="Send a check-in prompt to the watch now")
+    @post(
+        "/wearers/{wearer_id:uuid}/prompts",
+        status_code=201,
+        summary="Send a check-in prompt to the watch now",
+        guards=[REVIEWERS],
+    )
     async def prompt(self, ctx: Ctx, wearer_id: uuid.UUID) -> PromptSent:
         return await service.send_prompt(ctx, wearer_id)
 
-    @get("/wearers/{wearer_id:uuid}/export.csv", summary="The wearer's check-in record as CSV (audited)")
+    @get(
+        "/wearers/{wearer_id:uuid}/export.csv",
+        summary="The wearer's check-in record as CSV (audited)",
+        guards=[REVIEWERS],
+    )
     async def wearer_csv(self, request: Request[Any, Any, Any], ctx: Ctx, wearer_id: uuid.UUID) -> Stream:
         wearer = await service.export_wearer(ctx, wearer_id)
         rows = wearer_record_rows(request.app.state.db, wearer)
         return csv_response(stream_csv(WEARER_HEADER, rows), f"checkins-{wearer}.csv")
 
-    @get("/caseload", summary="My wearers, the most at risk of non-compliance first")
+    @get("/caseload", summary="My wearers, the most at risk of non-compliance first", guards=[REVIEWERS])
     async def caseload(self, ctx: Ctx) -> Caseload:
         return await service.caseload(ctx)
 
-    @get("/caseload/export.csv", summary="The caseload summary as CSV (audited)")
+    @get("/caseload/export.csv", summary="The caseload summary as CSV (audited)", guards=[REVIEWERS])
     async def caseload_csv(self, ctx: Ctx) -> Stream:
         summary = await service.caseload(ctx)
         await ctx.audit("review.export.caseload", "caseload", ctx.actor.id, wearers=len(summary.wearers))
