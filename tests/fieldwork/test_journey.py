@@ -190,5 +190,5 @@ async def test_a_faulty_tag_is_replaced_through_a_refit_job_nobody_keys(client: 
         headers=cast.officer.headers,
     )
     assert response.status_code == 201, response.text
-    devices = (await client.get("/api/v1/devices", headers=cast.officer.headers)).json()["items"]
+    devices = (await client.get("/api/v1/stock/devices", headers=cast.officer.headers)).json()["items"]
     assert {d["serial"]: d["status"] for d in devices} == {"HMU-1": "FITTED", "RF-1": "FAULTY", "RF-2": "FITTED"}

@@ -187,8 +187,17 @@ async def test_a_caseworker_decides_an_item_through_the_pages(
     assert (await web.get("/review/reports")).status_code == 403
 
 
-async def test_the_reports_page_is_for_supervisors(web: Client, make_account: Callable) -> None:
+async def test_the_reports_page_is_for_supervisors(web: Client, make_account: Callable, db: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from review.demo import add_prompt, add_wearer
+
     account = await make_account(Role.SUPERVISOR)
+    async with db.transaction() as s:
+        wearer, order, enrolment = await add_wearer(s, caseworker_id=account.actor.id, first_name="Em", last_name="R")
+        await add_prompt(
+            s, db.settings, wearer, order, enrolment, outcome="VERIFIED", at=datetime.now(UTC) - timedelta(1)
+        )
     await web_sign_in(web, account)
     page = await web.get("/review/reports")
     assert page.status_code == 200
