@@ -225,3 +225,65 @@ async def test_a_session_ends_at_its_absolute_limit_even_when_busy(web: Client, 
         assert (await web.get("/review/queue")).status_code == 303
     finally:
         set_clock(None)
+
+
+async def test_page_sessions_live_in_redis_when_it_is_configured(
+    settings_for: Callable, db: Any, make_account: Callable, redis_url: str
+) -> None:
+    import uuid as uuid_module
+
+    from redis.asyncio import Redis
+
+    from api.app import create_app
+    from tests.conftest import TEST_HOST
+
+    prefix = f"emontest{uuid_module.uuid4().hex[:8]}"
+    app = create_app(settings_for(EMON_REDIS_URL=redis_url, EMON_REDIS_PREFIX=prefix))
+    account = await make_account(Role.CASEWORKER)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with AsyncTestClient(app, base_url=f"http://{TEST_HOST}") as web:
+            web.follow_redirects = False
+            await web_sign_in(web, account)
+            session_id = web.cookies.get("emon_session")
+            keys = [k.decode() async for k in redis.scan_iter(match=f"{prefix}:sessions*")]
+            assert any(session_id in key for key in keys), keys
+            assert (await web.get("/review/queue")).status_code == 200
+    finally:
+        async for key in redis.scan_iter(match=f"{prefix}*"):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+async def test_a_supervisor_revises_a_decision_on_the_item_page(
+    web: Client, make_account: Callable, make_staff: Callable, db: Any, client: Any, token_for: Callable
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from review.demo import add_prompt, add_wearer
+
+    caseworker = await make_staff(Role.CASEWORKER)
+    async with db.transaction() as s:
+        wearer, order, enrolment = await add_wearer(s, caseworker_id=caseworker.id, first_name="Fi", last_name="Rev")
+        missed = await add_prompt(
+            s, db.settings, wearer, order, enrolment, outcome="MISSED", at=datetime.now(UTC) - timedelta(hours=2)
+        )
+    item_id = missed["alert"].prompt_id
+    decided = await client.post(
+        f"/api/v1/review/items/{item_id}/decision",
+        json={"outcome": "CONFIRMED_NON_COMPLIANT", "reason": "no answer"},
+        headers=token_for(caseworker),
+    )
+    assert decided.status_code == 201
+    supervisor = await make_account(Role.SUPERVISOR)
+    await web_sign_in(web, supervisor)
+    page = await web.get(f"/review/items/{item_id}")
+    assert "Revise the decision" in page.text
+    response = await web.post(
+        f"/review/items/{item_id}/revision",
+        data={"csrf_token": csrf_of(page.text), "outcome": "EXCUSED", "reason": "Hospital admission, letter seen"},
+    )
+    assert response.status_code == 303
+    after = await web.get(f"/review/items/{item_id}")
+    assert "Hospital admission, letter seen" in after.text
+    assert "no answer" in after.text  # the first decision stays in the history
