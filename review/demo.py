@@ -190,3 +190,27 @@ async def add_prompt(
         result["alert"] = alert
     await session.flush()
     return result
+
+
+async def seed_review(session: AsyncSession, settings: Settings) -> list[str]:
+    """Nothing to add (the check-in seeder raises the referred and missed items); say where to review them."""
+    from sqlalchemy import func, select
+
+    from security.models import StaffUser
+
+    caseworker = (
+        await session.execute(select(StaffUser).where(StaffUser.username == "caseworker.demo"))
+    ).scalar_one_or_none()
+    if caseworker is None:
+        return []
+    open_items = (
+        await session.execute(
+            select(func.count())
+            .select_from(Alert)
+            .join(Prompt, Prompt.id == Alert.prompt_id)
+            .join(Wearer, Wearer.id == Prompt.wearer_id)
+            .where(Wearer.caseworker_id == caseworker.id, Alert.status == AlertStatus.OPEN.value)
+        )
+    ).scalar_one()
+    url = f"http://{settings.http.host}:{settings.http.port}/review"
+    return [f"review: {open_items} open items for caseworker.demo; sign in at {url} (password, then the TOTP code)"]
