@@ -305,3 +305,18 @@ async def test_a_revision_needs_a_decision_first(client: Any, token_for: Any, sc
     )
     assert response.status_code == 409
     assert response.json()["code"] == "NOT_DECIDED"
+
+
+async def test_two_simultaneous_claims_leave_exactly_one_holder(client: Any, token_for: Any, scenario: Any) -> None:
+    import asyncio
+
+    url = f"{BASE}/items/{scenario.referred}/claim"
+    responses = await asyncio.gather(
+        client.post(url, headers=token_for(scenario.caseworker)),
+        client.post(url, headers=token_for(scenario.supervisor)),
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 409], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 200).json()["claimed_by"]
+    item = (await client.get(f"{BASE}/items/{scenario.referred}", headers=token_for(scenario.supervisor))).json()
+    assert item["claimed_by"] == winner
