@@ -14,8 +14,8 @@ def fieldwork_handlers(app: Litestar):  # type: ignore[no-untyped-def]
         for handler in getattr(route, "route_handlers", []):
             if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
                 continue
-            if not getattr(handler.fn, "__module__", "").startswith("fieldwork"):
-                continue  # other packages' routes under /api/v1 (check-ins let a watch in)
+            if not getattr(handler.fn, "__module__", "").startswith("fieldwork."):
+                continue  # other packages' routes have their own specifications
             yield route.path, handler
 
 

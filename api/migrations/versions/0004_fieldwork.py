@@ -1,7 +1,7 @@
 """fieldwork: wearers, orders and versions, visit jobs, devices, fittings, removals, photos, sync ledger
 
 Revision ID: 0004_fieldwork
-Revises: 0002
+Revises: 0003_security
 Create Date: 2026-11-26 14:24:41.886774
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0004_fieldwork"
-down_revision: str | Sequence[str] | None = '0003_security'
+down_revision: str | Sequence[str] | None = "0003_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
