@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkin import service
 from checkin.pool import VerificationPool, policy_from
 from checkin.schemas import CheckinIn, CheckinOut, EnrolmentIn, EnrolmentOut, HistoryItem, PromptOut
-from core.errors import PermissionDenied
+from core.errors import DomainError, PermissionDenied
 from core.settings import Settings
 from security.actor import Actor, Role
 from security.auth import requires
@@ -69,7 +69,14 @@ class CheckinController(Controller):
         data: JSONBody[EnrolmentIn],
     ) -> EnrolmentOut:
         ctx = _ctx(request, db_session, actor)
-        return await service.enrol(ctx, data.wearer_id, data.device_id, data.photos, _pool(state))
+        try:
+            return await service.enrol(ctx, data.wearer_id, data.device_id, data.photos, _pool(state))
+        except DomainError as error:  # this request's transaction rolls back; the refusal is kept in another
+            async with state.db.transaction() as session:
+                await service.record_refusal(
+                    _ctx(request, session, actor), "checkin.enrolment.refused", "wearer", data.wearer_id, error
+                )
+            raise
 
     @post(
         "/wearers/{wearer_id:uuid}/prompts",
@@ -119,8 +126,15 @@ class CheckinController(Controller):
     ) -> Response[CheckinOut]:
         settings: Settings = state.settings
         pool = _pool(state)
-        async with state.db.transaction() as session:
-            accepted = await service.accept_checkin(_ctx(request, session, watch), prompt_id, data, pool)
+        try:
+            async with state.db.transaction() as session:
+                accepted = await service.accept_checkin(_ctx(request, session, watch), prompt_id, data, pool)
+        except DomainError as error:  # nonce reuse, a late prompt, another wearer's prompt...: kept on record
+            async with state.db.transaction() as session:
+                await service.record_refusal(
+                    _ctx(request, session, watch), "checkin.refused", "prompt", prompt_id, error
+                )
+            raise
         if accepted.decided is not None:
             return Response(accepted.decided, status_code=200)
         saturated = pool.saturated

@@ -66,6 +66,7 @@ from compliance.devices import DevicePolicy, DeviceState, evaluate_device, load_
 from core.clock import utcnow
 from core.errors import (
     Conflict,
+    DomainError,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -250,7 +251,6 @@ async def enrol(
     ).first()
     if other is not None:
         raise Conflict("the watch is enrolled for another wearer", code="DEVICE_IN_USE")
-    await _bind_watch(ctx, device_id, wearer.id)
 
     policy = policy_from(ctx.settings)
     try:
@@ -263,15 +263,10 @@ async def enrol(
         for i, r in enumerate(results)
         if not r.accepted
     ]
-    if refused:
-        await ctx.audit(
-            "checkin.enrolment.refused",
-            "wearer",
-            wearer.id,
-            photos=[{"sha256": r.analysis.sha256, "reasons": list(r.reasons)} for r in results],
-        )
+    if refused:  # the route records the refusal in its own transaction (this one rolls back)
         raise ValidationFailed("a reference photo did not pass the quality gates", errors=refused, code="PHOTO_QUALITY")
 
+    await _bind_watch(ctx, device_id, wearer.id)  # the first write: refusals above leave nothing to roll back
     now = utcnow()
     await ctx.session.execute(
         update(Enrolment)
@@ -463,7 +458,6 @@ async def accept_checkin(ctx: Ctx, prompt_id: uuid.UUID, body: CheckinIn, pool: 
         raise NotFound("no such prompt")
     now = utcnow()
     if not hmac.compare_digest(prompt.nonce, body.nonce):
-        await ctx.audit("checkin.refused", "prompt", prompt.id, outcome_reason="NONCE_MISMATCH")
         raise Conflict("the nonce does not belong to this prompt", code="NONCE_MISMATCH")
     if prompt.status in {PromptStatus.SUBMITTED.value, PromptStatus.ANSWERED.value}:
         raise Conflict("this prompt has already been answered: its nonce is spent", code="NONCE_USED")
@@ -795,6 +789,18 @@ async def fail_verification(ctx: Ctx, accepted: Accepted, error: str) -> Checkin
 
 
 # ---- reads -----------------------------------------------------------------------------------------------------
+
+
+async def record_refusal(ctx: Ctx, action: str, resource_type: str, resource_id: Any, error: DomainError) -> None:
+    """Audit a refused request in its own transaction (the request's own work rolled back)."""
+    await ctx.audit(
+        action,
+        resource_type,
+        resource_id,
+        outcome_code=error.code or error.type_slug,
+        status=error.status,
+        device_id=str(ctx.actor.device_id) if ctx.actor.device_id else None,
+    )
 
 
 async def get_checkin(ctx: Ctx, checkin_id: uuid.UUID) -> CheckinOut:

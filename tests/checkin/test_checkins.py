@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from checkin.models import Alert, Checkin, Image, Prompt, Template
 from core.clock import utcnow
 from core.db import Database
+from security.audit import AuditEvent
 from tests.checkin.conftest import LONDON, Case, checkin_body, circle, compliant_posture, order_content, photo
 
 Client = AsyncTestClient[Litestar]
@@ -110,6 +111,18 @@ async def test_a_spent_or_wrong_nonce_and_a_late_prompt_are_refused(
     assert first.status_code == 200
     again = await check_in(client, token_for, case, prompt, [photo("obama2.jpg")])
     assert (again.status_code, again.json()["code"]) == (409, "NONCE_USED")
+    async with db.transaction() as s:  # each refusal is on record, though its request's work rolled back
+        refusals = (
+            (
+                await s.execute(
+                    select(AuditEvent.details).where(AuditEvent.action == "checkin.refused").order_by(AuditEvent.seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert ['"NONCE_MISMATCH"' in r for r in refusals] == [True, False]
+    assert '"NONCE_USED"' in refusals[1]
 
     late = await prompt_for(client, token_for, case)
     async with db.transaction() as s:  # its response window ran out a second ago
