@@ -256,7 +256,7 @@ async def test_page_sessions_live_in_redis_when_it_is_configured(
 
 
 async def test_a_supervisor_revises_a_decision_on_the_item_page(
-    web: Client, make_account: Callable, make_staff: Callable, db: Any, client: Any, token_for: Callable
+    web: Client, make_account: Callable, make_staff: Callable, db: Any, token_for: Callable
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -269,7 +269,7 @@ async def test_a_supervisor_revises_a_decision_on_the_item_page(
             s, db.settings, wearer, order, enrolment, outcome="MISSED", at=datetime.now(UTC) - timedelta(hours=2)
         )
     item_id = missed["alert"].prompt_id
-    decided = await client.post(
+    decided = await web.post(  # through the API, with a bearer token (one client per app: one event loop)
         f"/api/v1/review/items/{item_id}/decision",
         json={"outcome": "CONFIRMED_NON_COMPLIANT", "reason": "no answer"},
         headers=token_for(caseworker),
