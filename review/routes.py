@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,13 +30,18 @@ from review.schemas import (
 from security.actor import Actor, Role
 from security.auth import requires
 
+DbSession = NamedDependency[AsyncSession]
+Context = NamedDependency[Ctx]
+ActorDep = NamedDependency[Actor]
+
+
 REVIEWERS = requires(Role.CASEWORKER, Role.SUPERVISOR)
 CASEWORKER_ONLY = requires(Role.CASEWORKER)
 SUPERVISOR_ONLY = requires(Role.SUPERVISOR)
 REPORT_READERS = requires(Role.SUPERVISOR, Role.ADMIN)
 
 
-async def provide_ctx(request: Request[Any, Any, Any], db_session: AsyncSession, actor: Actor) -> Ctx:
+async def provide_ctx(request: Request[Any, Any, Any], db_session: DbSession, actor: ActorDep) -> Ctx:
     return Ctx(
         session=db_session,
         actor=actor,
@@ -61,7 +66,7 @@ class ReviewController(Controller):
     @get("/queue", summary="Open referred, rejected and missed items of my caseload, oldest first", guards=[REVIEWERS])
     async def queue(
         self,
-        ctx: Ctx,
+        ctx: Context,
         wearer_id: uuid.UUID | None = None,
         reason: str | None = Parameter(default=None, max_length=64),
         kind: str | None = Parameter(default=None, pattern=r"^(REFERRED|REJECTED|MISSED)$"),
@@ -79,7 +84,7 @@ class ReviewController(Controller):
         summary="One item with its check-in facts and decision history (no images)",
         guards=[REVIEWERS],
     )
-    async def item(self, ctx: Ctx, item_id: uuid.UUID) -> ItemDetail:
+    async def item(self, ctx: Context, item_id: uuid.UUID) -> ItemDetail:
         return await service.item_detail(ctx, item_id)
 
     @post(
@@ -88,17 +93,17 @@ class ReviewController(Controller):
         summary="Hold the item for a while (409 if another does)",
         guards=[REVIEWERS],
     )
-    async def claim(self, ctx: Ctx, item_id: uuid.UUID, data: ClaimIn | None = None) -> ClaimOut:
+    async def claim(self, ctx: Context, item_id: uuid.UUID, data: ClaimIn | None = None) -> ClaimOut:
         return await service.claim(ctx, item_id, data.version if data else None)
 
     @delete("/items/{item_id:uuid}/claim", status_code=204, summary="Let go of my claim", guards=[REVIEWERS])
-    async def release(self, ctx: Ctx, item_id: uuid.UUID) -> None:
+    async def release(self, ctx: Context, item_id: uuid.UUID) -> None:
         await service.release(ctx, item_id)
 
     @post(
         "/items/{item_id:uuid}/decision", status_code=201, summary="Decide the item, with a reason", guards=[REVIEWERS]
     )
-    async def decide(self, ctx: Ctx, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
+    async def decide(self, ctx: Context, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
         return await service.decide(ctx, item_id, data.outcome, data.reason, data.version)
 
     @post(
@@ -107,11 +112,11 @@ class ReviewController(Controller):
         guards=[SUPERVISOR_ONLY],
         summary="A supervisor revises a decision, with a reason (the history keeps both)",
     )
-    async def revise(self, ctx: Ctx, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
+    async def revise(self, ctx: Context, item_id: uuid.UUID, data: DecisionIn) -> DecisionOut:
         return await service.revise(ctx, item_id, data.outcome, data.reason, data.version)
 
     @get("/items/{item_id:uuid}/history", summary="Every decision on the item, first to last", guards=[REVIEWERS])
-    async def history(self, ctx: Ctx, item_id: uuid.UUID) -> list[DecisionOut]:
+    async def history(self, ctx: Context, item_id: uuid.UUID) -> list[DecisionOut]:
         return await service.history(ctx, item_id)
 
     @get(
@@ -119,7 +124,7 @@ class ReviewController(Controller):
         guards=[CASEWORKER_ONLY],
         summary="View one check-in photo (the wearer's caseworker only; audited; never cached)",
     )
-    async def image(self, ctx: Ctx, checkin_id: uuid.UUID, position: int) -> Response[bytes]:
+    async def image(self, ctx: Context, checkin_id: uuid.UUID, position: int) -> Response[bytes]:
         data, content_type = await service.checkin_image(ctx, checkin_id, position)
         return Response(
             data,
@@ -132,7 +137,7 @@ class ReviewController(Controller):
         summary="Counts and rates over 7/30/90 days and a daily timeline",
         guards=[REVIEWERS],
     )
-    async def compliance(self, ctx: Ctx, wearer_id: uuid.UUID) -> Compliance:
+    async def compliance(self, ctx: Context, wearer_id: uuid.UUID) -> Compliance:
         return await service.compliance(ctx, wearer_id)
 
     @post(
@@ -141,7 +146,7 @@ class ReviewController(Controller):
         summary="Send a check-in prompt to the watch now",
         guards=[REVIEWERS],
     )
-    async def prompt(self, ctx: Ctx, wearer_id: uuid.UUID) -> PromptSent:
+    async def prompt(self, ctx: Context, wearer_id: uuid.UUID) -> PromptSent:
         return await service.send_prompt(ctx, wearer_id)
 
     @get(
@@ -149,17 +154,17 @@ class ReviewController(Controller):
         summary="The wearer's check-in record as CSV (audited)",
         guards=[REVIEWERS],
     )
-    async def wearer_csv(self, request: Request[Any, Any, Any], ctx: Ctx, wearer_id: uuid.UUID) -> Stream:
+    async def wearer_csv(self, request: Request[Any, Any, Any], ctx: Context, wearer_id: uuid.UUID) -> Stream:
         wearer = await service.export_wearer(ctx, wearer_id)
         rows = wearer_record_rows(request.app.state.db, wearer)
         return csv_response(stream_csv(WEARER_HEADER, rows), f"checkins-{wearer}.csv")
 
     @get("/caseload", summary="My wearers, the most at risk of non-compliance first", guards=[REVIEWERS])
-    async def caseload(self, ctx: Ctx) -> Caseload:
+    async def caseload(self, ctx: Context) -> Caseload:
         return await service.caseload(ctx)
 
     @get("/caseload/export.csv", summary="The caseload summary as CSV (audited)", guards=[REVIEWERS])
-    async def caseload_csv(self, ctx: Ctx) -> Stream:
+    async def caseload_csv(self, ctx: Context) -> Stream:
         summary = await service.caseload(ctx)
         await ctx.audit("review.export.caseload", "caseload", ctx.actor.id, wearers=len(summary.wearers))
         rows = (
@@ -176,20 +181,20 @@ class ReportsController(Controller):
     guards = [REPORT_READERS]
 
     @get("/proportionality", summary="Orders and check-in outcomes by group (small groups suppressed)")
-    async def proportionality(self, ctx: Ctx) -> reports.Report:
+    async def proportionality(self, ctx: Context) -> reports.Report:
         return await reports.proportionality(ctx)
 
     @get("/proportionality.csv", summary="The proportionality report as CSV")
-    async def proportionality_csv(self, ctx: Ctx) -> Stream:
+    async def proportionality_csv(self, ctx: Context) -> Stream:
         report = await reports.proportionality(ctx)
         return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "proportionality.csv")
 
     @get("/outcomes", summary="Order end outcomes, compliance, referral and false-referral rates by group")
-    async def outcomes(self, ctx: Ctx) -> reports.Report:
+    async def outcomes(self, ctx: Context) -> reports.Report:
         return await reports.outcomes(ctx)
 
     @get("/outcomes.csv", summary="The outcomes report as CSV")
-    async def outcomes_csv(self, ctx: Ctx) -> Stream:
+    async def outcomes_csv(self, ctx: Context) -> Stream:
         report = await reports.outcomes(ctx)
         return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "outcomes.csv")
 

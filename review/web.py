@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
@@ -49,6 +50,9 @@ from security.actor import Actor, Role
 from security.clientaddr import client_address
 from security.runtime import runtime_of
 from security.tokens import actor_from_claims
+
+DbSession = NamedDependency[AsyncSession]
+
 
 AnyRequest = Request[Any, Any, Any]
 PAGE_ROLES = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
@@ -175,7 +179,7 @@ REVIEWERS = page_requires(Role.CASEWORKER, Role.SUPERVISOR)
 REPORTERS = page_requires(Role.SUPERVISOR, Role.ADMIN)
 
 
-def _ctx(request: AnyRequest, db_session: AsyncSession) -> Ctx:
+def _ctx(request: AnyRequest, db_session: DbSession) -> Ctx:
     return Ctx(
         session=db_session,
         actor=request.scope["user"],
@@ -207,7 +211,7 @@ def _day(value: str | None) -> datetime | None:
 @get("/queue", guards=[REVIEWERS])
 async def queue_page(
     request: AnyRequest,
-    db_session: AsyncSession,
+    db_session: DbSession,
     kind: str | None = Parameter(default=None, max_length=16),
     reason: str | None = Parameter(default=None, max_length=64),
     since: str | None = Parameter(default=None, max_length=10),
@@ -247,7 +251,7 @@ async def queue_page(
 
 async def _item_page(
     request: AnyRequest,
-    db_session: AsyncSession,
+    db_session: DbSession,
     item_id: uuid.UUID,
     *,
     show_photos: bool = False,
@@ -278,12 +282,12 @@ async def _item_page(
 
 
 @get("/items/{item_id:uuid}", guards=[REVIEWERS])
-async def item_page(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID, photos: int = 0) -> Template:
+async def item_page(request: AnyRequest, db_session: DbSession, item_id: uuid.UUID, photos: int = 0) -> Template:
     return await _item_page(request, db_session, item_id, show_photos=photos == 1)
 
 
 @post("/items/{item_id:uuid}/claim", guards=[REVIEWERS], status_code=303)
-async def claim_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+async def claim_item(request: AnyRequest, db_session: DbSession, item_id: uuid.UUID) -> Response[Any]:
     form = await request.form()
     version = _int(form.get("version"))
     try:
@@ -301,7 +305,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-async def _decision(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID, revise: bool) -> Response[Any]:
+async def _decision(request: AnyRequest, db_session: DbSession, item_id: uuid.UUID, revise: bool) -> Response[Any]:
     form = await request.form()
     values = {"outcome": str(form.get("outcome", "")), "reason": str(form.get("reason", ""))[: REASON_MAX * 2]}
     errors: list[tuple[str, str]] = []
@@ -327,25 +331,25 @@ async def _decision(request: AnyRequest, db_session: AsyncSession, item_id: uuid
 
 
 @post("/items/{item_id:uuid}/decision", guards=[REVIEWERS], status_code=303)
-async def decide_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+async def decide_item(request: AnyRequest, db_session: DbSession, item_id: uuid.UUID) -> Response[Any]:
     return await _decision(request, db_session, item_id, revise=False)
 
 
 @post("/items/{item_id:uuid}/revision", guards=[page_requires(Role.SUPERVISOR)], status_code=303)
-async def revise_item(request: AnyRequest, db_session: AsyncSession, item_id: uuid.UUID) -> Response[Any]:
+async def revise_item(request: AnyRequest, db_session: DbSession, item_id: uuid.UUID) -> Response[Any]:
     return await _decision(request, db_session, item_id, revise=True)
 
 
 @get("/checkins/{checkin_id:uuid}/images/{position:int}", guards=[page_requires(Role.CASEWORKER)])
 async def checkin_image(
-    request: AnyRequest, db_session: AsyncSession, checkin_id: uuid.UUID, position: int
+    request: AnyRequest, db_session: DbSession, checkin_id: uuid.UUID, position: int
 ) -> Response[bytes]:
     data, content_type = await service.checkin_image(_ctx(request, db_session), checkin_id, position)
     return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
 
 @get("/wearers/{wearer_id:uuid}", guards=[REVIEWERS])
-async def wearer_page(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Template:
+async def wearer_page(request: AnyRequest, db_session: DbSession, wearer_id: uuid.UUID) -> Template:
     ctx = _ctx(request, db_session)
     c = await service.compliance(ctx, wearer_id)
     open_items = await service.queue(ctx, wearer_id=wearer_id, limit=25)
@@ -371,7 +375,7 @@ async def wearer_page(request: AnyRequest, db_session: AsyncSession, wearer_id: 
 
 
 @post("/wearers/{wearer_id:uuid}/prompt", guards=[REVIEWERS], status_code=303)
-async def prompt_wearer(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Response[Any]:
+async def prompt_wearer(request: AnyRequest, db_session: DbSession, wearer_id: uuid.UUID) -> Response[Any]:
     try:
         sent = await service.send_prompt(_ctx(request, db_session), wearer_id)
     except Conflict as exc:
@@ -382,20 +386,20 @@ async def prompt_wearer(request: AnyRequest, db_session: AsyncSession, wearer_id
 
 
 @get("/wearers/{wearer_id:uuid}/export.csv", guards=[REVIEWERS])
-async def wearer_csv(request: AnyRequest, db_session: AsyncSession, wearer_id: uuid.UUID) -> Stream:
+async def wearer_csv(request: AnyRequest, db_session: DbSession, wearer_id: uuid.UUID) -> Stream:
     wearer = await service.export_wearer(_ctx(request, db_session), wearer_id)
     rows = wearer_record_rows(request.app.state.db, wearer)
     return csv_response(stream_csv(WEARER_HEADER, rows), f"checkins-{wearer}.csv")
 
 
 @get("/caseload", guards=[REVIEWERS])
-async def caseload_page(request: AnyRequest, db_session: AsyncSession) -> Template:
+async def caseload_page(request: AnyRequest, db_session: DbSession) -> Template:
     result = await service.caseload(_ctx(request, db_session))
     return page(request, "caseload.html", "Caseload", nav="caseload", caseload=result)
 
 
 @get("/caseload/export.csv", guards=[REVIEWERS])
-async def caseload_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+async def caseload_csv(request: AnyRequest, db_session: DbSession) -> Stream:
     ctx = _ctx(request, db_session)
     summary = await service.caseload(ctx)
     await ctx.audit("review.export.caseload", "caseload", ctx.actor.id, wearers=len(summary.wearers))
@@ -416,7 +420,7 @@ def _rate_bars(table: reports.Table, name: str) -> list[Bar]:
 
 
 @get("/reports", guards=[REPORTERS])
-async def reports_page(request: AnyRequest, db_session: AsyncSession) -> Template:
+async def reports_page(request: AnyRequest, db_session: DbSession) -> Template:
     ctx = _ctx(request, db_session)
     proportionality = await reports.proportionality(ctx)
     outcomes = await reports.outcomes(ctx)
@@ -480,13 +484,13 @@ async def reports_page(request: AnyRequest, db_session: AsyncSession) -> Templat
 
 
 @get("/reports/proportionality.csv", guards=[REPORTERS])
-async def proportionality_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+async def proportionality_csv(request: AnyRequest, db_session: DbSession) -> Stream:
     report = await reports.proportionality(_ctx(request, db_session))
     return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "proportionality.csv")
 
 
 @get("/reports/outcomes.csv", guards=[REPORTERS])
-async def outcomes_csv(request: AnyRequest, db_session: AsyncSession) -> Stream:
+async def outcomes_csv(request: AnyRequest, db_session: DbSession) -> Stream:
     report = await reports.outcomes(_ctx(request, db_session))
     return csv_response(stream_csv(reports.CSV_HEADER, reports.csv_rows(report)), "outcomes.csv")
 
