@@ -7,6 +7,7 @@ jobs allocated to them, a supervisor or administrator everyone; anything else is
 
 Refusals (and how they are answered) when a watch submits a check-in:
 
+- (in the route) no valid signed device request: 401; over the watch's check-in rate: 429;
 - unknown prompt, or a prompt of another wearer: 404 (never says whether it exists);
 - the watch is not the device enrolled for its wearer: 403 ``DEVICE_NOT_ENROLLED``;
 - the nonce does not match the prompt: 409 ``NONCE_MISMATCH``; the prompt already has a check-in (nonce reuse):
