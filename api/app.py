@@ -30,6 +30,7 @@ from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
 from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
+from security.sealer import AuditSealer
 from security.runtime import build_runtime
 from security.tokens import TokenService, load_keyring
 
@@ -42,9 +43,12 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.db = Database(settings)
     app.state.redis = create_redis(settings)
     app.state.security = build_runtime(settings, app.state.db, app.state.redis, app.state.tokens)
+    sealer = AuditSealer(app.state.db, settings)
+    sealer.start()
     try:
         yield
     finally:
+        await sealer.stop()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()

@@ -56,6 +56,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
 class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str = DEV_SECRET
     audit_hmac_key: str = DEV_AUDIT_KEY
+    # Audit entries are chained by a background sealer in every instance (see security/audit.py): how often it runs
+    # (0 turns it off in this instance), and how long it waits at a gap in insertion ids for a slower transaction.
+    audit_seal_interval_seconds: float = 1.0
+    audit_seal_delay_seconds: float = 2.0
     jwt_algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
     jwt_issuer: str = "emon"
     jwt_audience: str = "emon-api"
