@@ -30,8 +30,8 @@ from security.headers import SecurityHeadersMiddleware
 from security.hosts import AllowedHostsMiddleware
 from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
-from security.sealer import AuditSealer
 from security.runtime import build_runtime
+from security.sealer import AuditSealer
 from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"

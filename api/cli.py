@@ -269,7 +269,9 @@ def audit_verify(ctx: click.Context) -> None:
             await db.dispose()
 
     report = asyncio.run(verify())
-    click.echo(f"{report.unsealed} entries not sealed yet (sealed within seconds while the app runs; or `emon audit seal`)")
+    click.echo(
+        f"{report.unsealed} entries not sealed yet (sealed within seconds while the app runs; or `emon audit seal`)"
+    )
     click.echo(f"{report.entries} entries checked")
     if not report.intact:
         click.echo(f"first broken link: entry {report.first_broken_seq}: {report.reason}")

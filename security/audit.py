@@ -4,8 +4,8 @@ Every write and every read of personal data calls :func:`record` inside the same
 describes, so an entry exists exactly when the work was committed.
 
 Writing is a plain INSERT. An entry is born *unsealed*: it gets an insertion ``id`` from the database's own
-autoincrement (no lock shared between requests) and no ``seq``, ``prev_hash``, ``hash`` or ``head_id`` yet. Audited requests
-therefore run side by side instead of queueing on one row.
+autoincrement (no lock shared between requests) and no ``seq``, ``prev_hash``, ``hash`` or ``head_id`` yet.
+Audited requests therefore run side by side instead of queueing on one row.
 
 Sealing makes entries tamper-evident. :func:`seal` (run every ``EMON_SECURITY_AUDIT_SEAL_INTERVAL_SECONDS`` by a
 background task in every app instance, see :mod:`security.sealer`, and by ``emon audit seal``) takes the single

@@ -153,14 +153,19 @@ async def test_a_transaction_outliving_the_settle_delay_is_sealed_late_not_lost(
     assert [seq for _, seq, _ in rows] == [3, 1, 2]  # the slow one is chained after the others, with no gap in seq
     async with db.transaction() as s:
         report = await verify_chain(s, KEY)
-    assert report.intact and report.entries == 3 and report.unsealed == 0
+    assert report.intact
+    assert report.entries == 3
+    assert report.unsealed == 0
 
 
 async def test_rolled_back_entries_leave_no_trace_and_do_not_block_sealing(db: Database) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_work() -> None:
         async with db.transaction() as s:
             await record(s, OFFICER, "wearer.read", "wearer", details={"n": "gone"}, key=KEY)
             raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_work()
     await _append(db, 2)
     later = datetime.now(UTC) + timedelta(seconds=120)
     set_clock(lambda: later)
@@ -173,7 +178,8 @@ async def test_rolled_back_entries_leave_no_trace_and_do_not_block_sealing(db: D
     assert all("gone" not in details for _, _, details in rows)
     async with db.transaction() as s:
         report = await verify_chain(s, KEY)
-    assert report.intact and report.entries == 2
+    assert report.intact
+    assert report.entries == 2
 
 
 async def test_two_sealers_racing_on_postgres_keep_one_chain(db: Database, backend: str) -> None:
@@ -200,4 +206,5 @@ async def test_two_sealers_racing_on_postgres_keep_one_chain(db: Database, backe
     assert [seq for _, seq, _ in rows] == list(range(1, 31))
     async with db.transaction() as s:
         report = await verify_chain(s, KEY)
-    assert report.intact and report.entries == 30
+    assert report.intact
+    assert report.entries == 30

@@ -108,5 +108,5 @@ def downgrade() -> None:
             op.alter_column("audit_events", column, nullable=False)
         op.create_primary_key("pk_audit_events", "audit_events", ["seq"])
         op.drop_column("audit_events", "id")
-    with op.batch_alter_table("audit_chain_head") as batch_op:
-        batch_op.drop_column("last_id")
+    # in place (SQLite >= 3.35): a batch rebuild would drop a table the entries' foreign key points at
+    op.execute("ALTER TABLE audit_chain_head DROP COLUMN last_id")
