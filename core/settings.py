@@ -113,7 +113,7 @@ class FieldworkSettings(msgspec.Struct, frozen=True, kw_only=True):
     photo_dir: str = "var/photos"  # the encrypted, content-addressed evidence photo store
     max_sync_operations: int = 500
     max_sync_body_bytes: int = 2 * 1024 * 1024
-    sync_ops_per_commit: int = 50  # a long batch commits as it goes, so it never holds the audit chain for long
+    sync_ops_per_commit: int = 50  # a long batch commits as it goes, so it never holds locks for long
     appointment_hours: int = 4  # the default appointment window when intake gives none
 
 
