@@ -90,6 +90,9 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     login_lockout_max_seconds: int = 3600
     device_token_ttl_seconds: int = 300
     api_rate_per_minute: int = 600
+    # Without Redis: how long one process trusts that a token was not revoked (see security/revocation.py);
+    # revocations made in the same process apply at once. 0 asks the database on every request.
+    revocation_cache_seconds: float = 2.0
 
 
 class BiometricsSettings(msgspec.Struct, frozen=True, kw_only=True):
