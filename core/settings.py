@@ -260,6 +260,12 @@ def consistency_problems(s: Settings) -> list[str]:
         problems.append("EMON_RETENTION_CHECKIN_IMAGE_DAYS must not exceed EMON_RETENTION_RECORD_DAYS")
     if s.security.recovery_code_count < 1 or s.security.totp_valid_window not in (0, 1):
         problems.append("EMON_SECURITY_RECOVERY_CODE_COUNT must be >= 1 and EMON_SECURITY_TOTP_VALID_WINDOW 0 or 1")
+    if s.security.audit_seal_interval_seconds < 0 or s.security.audit_seal_delay_seconds < 0:
+        problems.append(
+            "EMON_SECURITY_AUDIT_SEAL_INTERVAL_SECONDS and EMON_SECURITY_AUDIT_SEAL_DELAY_SECONDS must be >= 0"
+        )
+    if not 0 <= s.security.revocation_cache_seconds <= 60:
+        problems.append("EMON_SECURITY_REVOCATION_CACHE_SECONDS must be between 0 and 60")
     if s.security.password_min_length < 8 or s.security.password_max_length < 64:
         problems.append("passwords must allow at least 8..64 characters (EMON_SECURITY_PASSWORD_MIN/MAX_LENGTH)")
     return problems
