@@ -302,9 +302,11 @@ async def verify_chain(session: AsyncSession, key: bytes, batch: int = 5000) -> 
         if broken is not None:
             return broken
         head = (await session.execute(head_statement)).one_or_none()
-        if head is None or (head[0] == last_seq and head[1] == prev):
-            if head is None and last_seq:
-                break
+        if head is None:
+            if last_seq:  # sealing always writes the head: sealed entries without one mean it was deleted
+                return ChainReport(count, last_seq + 1, "the chain head is missing", unsealed)
+            return ChainReport(count, None, None, unsealed)
+        if head[0] == last_seq and head[1] == prev:
             return ChainReport(count, None, None, unsealed)
         if head[0] > last_seq and attempt < 2:
             continue  # a sealer committed more entries while we walked: walk on from where we stopped

@@ -36,24 +36,32 @@ class AuditSealer:
         self.interval = float(settings.security.audit_seal_interval_seconds)
         self.settle = float(settings.security.audit_seal_delay_seconds)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self.interval > 0 and self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="audit-sealer")
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = 10.0) -> None:
+        """Let a pass in progress finish (cancelling it mid-transaction could leave SQLite's write lock with a
+        connection that is never given back), then end; cancel only if it does not finish ``within`` seconds."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), within)
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await seal_pending(self.db, self.key, self.settle)
-            except asyncio.CancelledError:
-                raise
             except Exception:  # the database may be briefly away; entries wait and the next pass catches up
                 log.exception("audit sealing pass failed")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)

@@ -208,3 +208,15 @@ async def test_two_sealers_racing_on_postgres_keep_one_chain(db: Database, backe
         report = await verify_chain(s, KEY)
     assert report.intact
     assert report.entries == 30
+
+
+async def test_a_deleted_chain_head_is_detected(db: Database) -> None:
+    await _append(db, 2)
+    await _seal(db)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE audit_events SET head_id = NULL"))
+        await s.execute(text("DELETE FROM audit_chain_head"))
+    async with db.transaction() as s:
+        report = await verify_chain(s, KEY)
+    assert report.first_broken_seq == 3
+    assert "head" in (report.reason or "")
