@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,17 +14,26 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.health import healthz, metrics_scraper_only, readyz
 from api.middleware import RequestContextMiddleware
 from api.problems import EXCEPTION_HANDLERS
+from checkin.pool import shared_pool
+from checkin.routes import CheckinController
+from checkin.sweeper import run_forever as run_checkin_background
 from core.db import Database
 from core.logs import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from fieldwork.routes import ROUTE_HANDLERS as FIELDWORK_ROUTES
+from review.routes import ROUTE_HANDLERS as REVIEW_ROUTES
+from review.web import PAGE_HANDLERS, TEMPLATES, pages_router, static_router
+from review.websession import STORE as SESSION_STORE
+from review.websession import session_store
 from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
@@ -43,12 +53,23 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.db = Database(settings)
     app.state.redis = create_redis(settings)
     app.state.security = build_runtime(settings, app.state.db, app.state.redis, app.state.tokens)
+    # check-ins: the verification pool (workers spawn on first use), the tasks finishing 202-answered check-ins,
+    # and the sweeper/scheduler loop every instance runs
+    app.state.verifier = shared_pool(settings)
+    app.state.checkin_tasks = set()
+    stop = asyncio.Event()
+    background = asyncio.create_task(run_checkin_background(app.state.db, settings, stop))
     sealer = AuditSealer(app.state.db, settings)
     sealer.start()
     try:
         yield
     finally:
         await sealer.stop()
+        stop.set()
+        pending = [*app.state.checkin_tasks, background]
+        await asyncio.wait(pending, timeout=30)
+        for task in pending:
+            task.cancel()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.db.dispose()
@@ -96,7 +117,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
-    route_handlers: list[Any] = [healthz, readyz, security_router(settings), *FIELDWORK_ROUTES]
+    route_handlers: list[Any] = [healthz, readyz, security_router(settings), *FIELDWORK_ROUTES, CheckinController]
+    route_handlers += REVIEW_ROUTES
+    route_handlers += [pages_router(settings, PAGE_HANDLERS), static_router()]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
@@ -129,6 +152,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.debug and not settings.is_production,
         logging_config=None,
         state=State({"settings": settings, "tokens": tokens}),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        stores={SESSION_STORE: session_store(settings)},
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.

@@ -299,10 +299,11 @@ def keys_rotate(ctx: click.Context) -> None:
 
 def _mount_domain_commands() -> None:
     from biometrics.cli import biometrics
+    from checkin.cli import checkin, retention
     from compliance.cli import compliance
 
-    main.add_command(biometrics)
-    main.add_command(compliance)
+    for group in (biometrics, checkin, retention, compliance):
+        main.add_command(group)
 
 
 _mount_domain_commands()

@@ -110,6 +110,10 @@ class CheckinSettings(msgspec.Struct, frozen=True, kw_only=True):
     response_window_seconds: int = 600
     sweep_interval_seconds: int = 15
     max_frames: int = 5
+    require_liveness: bool = True  # a single-photo check-in (no challenge answered) is referred, not verified
+    queue_per_worker: int = 4  # verifications admitted per worker before 503; beyond the workers' count, 202
+    poll_max_wait_seconds: int = 25  # the longest a watch may long-poll for its prompt
+    timezone: str = "Europe/London"  # check-in windows are local times
 
 
 class FieldworkSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -101,6 +101,7 @@ async def _sealer_upgrade_cycle(url: str) -> None:
     import uuid
 
     import pytest
+    from alembic.script import ScriptDirectory
 
     from api import migrate
     from security.actor import Actor, Role
@@ -110,7 +111,8 @@ async def _sealer_upgrade_cycle(url: str) -> None:
 
     settings = make_settings(url)
     key = settings.security.audit_hmac_key.encode()
-    await asyncio.to_thread(migrate.upgrade, settings, "0004_fieldwork")
+    before = str(ScriptDirectory.from_config(alembic_config(settings)).get_revision("0007_audit_sealer").down_revision)
+    await asyncio.to_thread(migrate.upgrade, settings, before)
     db = Database(settings)
     async with db.engine.begin() as conn:
         await conn.run_sync(lambda c: _old_chain(c, key, 3))
@@ -124,14 +126,14 @@ async def _sealer_upgrade_cycle(url: str) -> None:
         async with db.transaction() as s:
             await record(s, Actor(id=uuid.uuid4(), role=Role.CASEWORKER), "wearer.read", "wearer", key=key)
         with pytest.raises(RuntimeError, match="not sealed yet"):
-            await asyncio.to_thread(migrate.downgrade, settings, "0004_fieldwork")
+            await asyncio.to_thread(migrate.downgrade, settings, before)
         assert await seal_pending(db, key, 0) == 1
         async with db.transaction() as s:
             report = await verify_chain(s, key)
         assert (report.intact, report.entries) == (True, 4)  # the new entry chains on from the migrated ones
     finally:
         await db.dispose()
-    await asyncio.to_thread(migrate.downgrade, settings, "0004_fieldwork")
+    await asyncio.to_thread(migrate.downgrade, settings, before)
     await asyncio.to_thread(migrate.upgrade, settings)
 
 

@@ -1,7 +1,7 @@
 """audit sealer: entries are inserted unsealed with an insertion id, and chained (seq, hash) by the sealer
 
 Revision ID: 0007_audit_sealer
-Revises: 0004_fieldwork
+Revises: 0006_review
 Create Date: 2026-11-26 15:20:00.000000
 
 Existing entries are already chained: they keep their seq and hash and take their seq as insertion id, and the
@@ -18,7 +18,7 @@ from alembic import op
 import core.db
 
 revision: str = "0007_audit_sealer"
-down_revision: str | Sequence[str] | None = "0004_fieldwork"
+down_revision: str | Sequence[str] | None = "0006_review"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
