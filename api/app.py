@@ -41,6 +41,7 @@ from security.hosts import AllowedHostsMiddleware
 from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
 from security.runtime import build_runtime
+from security.sealer import AuditSealer
 from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"
@@ -58,9 +59,12 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.checkin_tasks = set()
     stop = asyncio.Event()
     background = asyncio.create_task(run_checkin_background(app.state.db, settings, stop))
+    sealer = AuditSealer(app.state.db, settings)
+    sealer.start()
     try:
         yield
     finally:
+        await sealer.stop()
         stop.set()
         pending = [*app.state.checkin_tasks, background]
         await asyncio.wait(pending, timeout=30)

@@ -110,3 +110,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def begin_as_writer(session: AsyncSession) -> None:
+    """On SQLite, make the session's transaction the writer now (``BEGIN IMMEDIATE``, waiting up to the busy
+    timeout) unless it already is in one. For a transaction that reads inside savepoints before it writes: SQLite
+    opens a savepoint as a deferred transaction, and if another connection commits between its reads and its first
+    write, that write fails at once with "database is locked" instead of waiting. PostgreSQL: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")

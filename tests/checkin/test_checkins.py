@@ -118,7 +118,7 @@ async def test_a_spent_or_wrong_nonce_and_a_late_prompt_are_refused(
         refusals = (
             (
                 await s.execute(
-                    select(AuditEvent.details).where(AuditEvent.action == "checkin.refused").order_by(AuditEvent.seq)
+                    select(AuditEvent.details).where(AuditEvent.action == "checkin.refused").order_by(AuditEvent.id)
                 )
             )
             .scalars()

@@ -17,7 +17,7 @@ BASE = "/api/v1/review"
 
 async def actions(db: Database) -> list[str]:
     async with db.transaction() as s:
-        return list((await s.execute(select(AuditEvent.action).order_by(AuditEvent.seq))).scalars())
+        return list((await s.execute(select(AuditEvent.action).order_by(AuditEvent.id))).scalars())
 
 
 async def test_the_queue_lists_my_open_items_oldest_first_and_not_another_caseload(
