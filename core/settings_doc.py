@@ -64,6 +64,12 @@ DESCRIPTIONS: dict[str, str] = {
     "EMON_SECURITY_LOGIN_LOCKOUT_MAX_SECONDS": "longest lockout after repeated throttling (lockouts double)",
     "EMON_SECURITY_DEVICE_TOKEN_TTL_SECONDS": "device access token lifetime",
     "EMON_SECURITY_API_RATE_PER_MINUTE": "requests per caller per minute across the API",
+    "EMON_SECURITY_AUDIT_SEAL_INTERVAL_SECONDS": "how often each instance seals new audit entries into the chain "
+    "(0: never; then run `emon audit seal`)",
+    "EMON_SECURITY_AUDIT_SEAL_DELAY_SECONDS": "how long the sealer waits past a gap in entry ids before treating it "
+    "as a rolled-back transaction",
+    "EMON_SECURITY_REVOCATION_CACHE_SECONDS": "without Redis, how long a 'not revoked' answer is trusted "
+    "(revocations by another instance take effect within this)",
     "EMON_BIOMETRICS_ACCEPT_THRESHOLD": "face distance at or below which a check-in verifies",
     "EMON_BIOMETRICS_REFER_THRESHOLD": "face distance up to which a check-in is referred; above it: rejected",
     "EMON_BIOMETRICS_REPLAY_THRESHOLD": "distance to an earlier check-in below which a probe is a suspected replay",
