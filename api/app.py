@@ -14,7 +14,9 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.bodies import apply_body_caps, require_json_content_type
@@ -29,6 +31,10 @@ from core.logs import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from fieldwork.routes import ROUTE_HANDLERS as FIELDWORK_ROUTES
+from review.routes import ROUTE_HANDLERS as REVIEW_ROUTES
+from review.web import PAGE_HANDLERS, TEMPLATES, pages_router, static_router
+from review.websession import STORE as SESSION_STORE
+from review.websession import session_store
 from security.actor import Role
 from security.auth import TokenAuthenticationMiddleware, provide_actor, requires
 from security.headers import SecurityHeadersMiddleware
@@ -36,6 +42,7 @@ from security.hosts import AllowedHostsMiddleware
 from security.ratelimit import Limiter, RateLimitMiddleware
 from security.routes import router as security_router
 from security.runtime import build_runtime
+from security.sealer import AuditSealer
 from security.tokens import TokenService, load_keyring
 
 VERSION = "0.1.0"
@@ -53,9 +60,12 @@ async def _resources(app: Litestar) -> AsyncIterator[None]:
     app.state.checkin_tasks = set()
     stop = asyncio.Event()
     background = asyncio.create_task(run_checkin_background(app.state.db, settings, stop))
+    sealer = AuditSealer(app.state.db, settings)
+    sealer.start()
     try:
         yield
     finally:
+        await sealer.stop()
         stop.set()
         pending = [*app.state.checkin_tasks, background]
         await asyncio.wait(pending, timeout=30)
@@ -110,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     tokens = TokenService(settings, load_keyring(settings))
     prometheus = PrometheusConfig(app_name="emon", prefix="emon", group_path=True, exclude=["^/metrics$"])
     route_handlers: list[Any] = [healthz, readyz, security_router(settings), *FIELDWORK_ROUTES, CheckinController]
+    route_handlers += REVIEW_ROUTES
+    route_handlers += [pages_router(settings, PAGE_HANDLERS), static_router()]
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
@@ -142,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.debug and not settings.is_production,
         logging_config=None,
         state=State({"settings": settings, "tokens": tokens}),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        stores={SESSION_STORE: session_store(settings)},
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.

@@ -225,10 +225,36 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
+@audit.command("seal")
+@click.pass_context
+def audit_seal(ctx: click.Context) -> None:
+    """Chain the unsealed entries that are ready (one pass of what the app's background sealer does)."""
+    from core.db import Database
+    from security.audit import unsealed_count
+    from security.sealer import seal_pending
+
+    settings = settings_from(ctx)
+
+    async def run() -> tuple[int, int]:
+        db = Database(settings)
+        try:
+            sealed = await seal_pending(
+                db, settings.security.audit_hmac_key.encode(), settings.security.audit_seal_delay_seconds
+            )
+            async with db.transaction() as session:
+                return sealed, await unsealed_count(session)
+        finally:
+            await db.dispose()
+
+    sealed, left = asyncio.run(run())
+    click.echo(f"{sealed} entries sealed; {left} unsealed")
+
+
 @audit.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Check every entry's link and hash; exit 1 at the first broken link."""
+    """Report the entries not sealed yet, then check every sealed entry's link and hash; exit 1 at the first broken
+    link."""
     from core.db import Database
     from security.audit import verify_chain
 
@@ -243,6 +269,9 @@ def audit_verify(ctx: click.Context) -> None:
             await db.dispose()
 
     report = asyncio.run(verify())
+    click.echo(
+        f"{report.unsealed} entries not sealed yet (sealed within seconds while the app runs; or `emon audit seal`)"
+    )
     click.echo(f"{report.entries} entries checked")
     if not report.intact:
         click.echo(f"first broken link: entry {report.first_broken_seq}: {report.reason}")

@@ -10,12 +10,13 @@ from checkin.demo import seed_checkins
 from core.db import Database
 from core.settings import Settings
 from fieldwork.demo import seed_fieldwork
+from review.demo import seed_review
 from security.demo import seed_accounts
 
 # A seeder adds its package's demo records (skipping those present) and returns lines to show the user.
 Seeder = Callable[[AsyncSession, Settings], Awaitable[list[str]]]
 # check-ins after field work: they attach to its demo smartwatch wearer
-SEEDERS: list[Seeder] = [seed_accounts, seed_fieldwork, seed_checkins]
+SEEDERS: list[Seeder] = [seed_accounts, seed_fieldwork, seed_checkins, seed_review]
 
 
 async def seed(settings: Settings) -> list[str]:

@@ -8,7 +8,8 @@ Prints figures and ratios measured in this run (never asserted by the tests):
 2. ``/healthz`` latency (p50, p99) sampled while the API keeps every worker busy (goal: p99 < 50 ms);
 
 The API runs as the real server (``emon serve``: uvicorn, one process, its verification pool) on a local port and is
-called over TCP;
+called over TCP by a watch enrolled through the device API, signing every request with its Ed25519 key as a real
+watch does (its check-in rate limit raised for the run);
 3. the resident memory of each verification worker (goal: < 400 MB);
 4. with ``--pg-url``: the missed-prompt sweep over 100,000 wearers x 5 expired prompts on PostgreSQL, prompts
    bulk-inserted with set-based SQL (goal: <= 10 s).
@@ -107,6 +108,7 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
     from security.tokens import TokenService, load_keyring
     from tests.checkin.conftest import checkin_body, order_content
     from tests.conftest import make_settings
+    from tests.devices import enrol_device
 
     folder = tempfile.mkdtemp(prefix="emon-bench-")
     with socket.socket() as sock:
@@ -118,6 +120,7 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
         "EMON_CHECKIN_REQUIRE_LIVENESS": "false",
         "EMON_CHECKIN_SWEEP_INTERVAL_SECONDS": "3600",
         "EMON_SECURITY_JWT_KEYS_DIR": f"{folder}/keys",
+        "EMON_SECURITY_CHECKIN_RATE_PER_MINUTE": "1000000",  # one watch submits every check-in of the run
         "EMON_HTTP_ALLOWED_HOSTS": "127.0.0.1",
         "EMON_LOGGING_LEVEL": "WARNING",
     }
@@ -128,7 +131,8 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
         await conn.run_sync(lambda c: upgrade_connection(c, settings))
     async with db.transaction() as s:
         staff = StaffUser(username="bench", display_name="Bench", role="caseworker", password_hash="!")  # noqa: S106 - no password: a bench account
-        s.add(staff)
+        fitter = StaffUser(username="bench-officer", display_name="Bench", role="field_officer", password_hash="!")  # noqa: S106
+        s.add_all([staff, fitter])
         await s.flush()
         wearer = Wearer(
             caseworker_id=staff.id, aliases=[], disabilities=[], interpreter_required=False, no_fixed_abode=False
@@ -144,8 +148,7 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
             )
         )
     caseworker = Actor(id=staff.id, role=Role.CASEWORKER)
-    device_id = uuid.uuid4()
-    watch = Actor(id=device_id, role=Role.WATCH, wearer_id=wearer.id, device_id=device_id)
+    officer = Actor(id=fitter.id, role=Role.FIELD_OFFICER)
     root = ROOT
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
         [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -169,11 +172,12 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
             def auth(actor: Actor) -> dict[str, str]:
                 return {"Authorization": f"Bearer {tokens.issue_access_token(actor)[0]}"}
 
+            watch = await enrol_device(client, auth(officer))  # type: ignore[arg-type]  # an httpx client
             enrolled = await client.post(
                 "/api/v1/checkin/enrolments",
                 json={
                     "wearer_id": str(wearer.id),
-                    "device_id": str(device_id),
+                    "device_id": watch.device_id,
                     "photos": [base64.b64encode(reference).decode()],
                 },
                 headers=auth(caseworker),
@@ -196,22 +200,23 @@ async def api_run(frames: list[bytes], reference: bytes, count: int, workers: in
                     )
                     s.add(prompt)
                     prompts.append(prompt)
-            watch_headers = auth(watch)
 
-            # bodies are encoded before the clock starts: the client's JSON work is not the server's
+            # bodies are encoded before the clock starts: the client's JSON work is not the server's (signing, a
+            # SHA-256 of the body and one Ed25519 signature per request, is part of each request, as on a watch)
             bodies = [
                 json.dumps(checkin_body(p.nonce, [frames[i % len(frames)]])).encode() for i, p in enumerate(prompts)
             ]
-            json_headers = {**watch_headers, "Content-Type": "application/json"}
 
             async def one(index: int) -> None:
                 prompt = prompts[index]
                 url = f"/api/v1/checkin/prompts/{prompt.id}/checkins"
-                response = await client.post(url, content=bodies[index], headers=json_headers)
+                body = bodies[index]
+                response = await client.post(url, content=body, headers=watch.signed_headers("POST", url, body))
                 if response.status_code == 202:
                     status_url = response.json()["status_url"]
                     for _ in range(100_000):  # poll the status URL as a watch would
-                        if (await client.get(status_url, headers=watch_headers)).json()["status"] != "PROCESSING":
+                        polled = await client.get(status_url, headers=watch.signed_headers("GET", status_url))
+                        if polled.json()["status"] != "PROCESSING":
                             break
                         await asyncio.sleep(0.05)
                 elif response.status_code != 200:

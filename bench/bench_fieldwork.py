@@ -109,6 +109,8 @@ def bench_environment(database_url: str, workdir: Path) -> dict[str, str]:
         "EMON_FIELDWORK_PHOTO_DIR": str(workdir / "photos"),
         "EMON_HTTP_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "EMON_LOGGING_LEVEL": "WARNING",
+        # the per-account API limit (600/min) would otherwise cap the measurement and refuse the sync batch
+        "EMON_SECURITY_API_RATE_PER_MINUTE": "100000000",
     }
 
 

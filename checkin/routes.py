@@ -1,8 +1,10 @@
 """Check-in API: enrolment (staff), on-demand prompts (caseworker), and the watch's prompt, check-in and history.
 
-The watch is identified by one dependency, ``watch``: today an access token whose actor has role ``watch`` and
-carries ``device_id`` and ``wearer_id``; when the security package's signed device requests land, that dependency
-verifies the signature, nonce and timestamp instead, and nothing else here changes.
+The watch is identified by one dependency, ``watch``: the security package's signed device request
+(:func:`security.devices.signed_device`): a device access token bound to the watch's key AND a fresh signature by
+that key (timestamp, single-use nonce). The watch's wearer is the one its device record is bound to by check-in
+enrolment, never a claim of the token. Staff routes stay on bearer tokens with role guards; the status route, open
+to both, asks a watch for its signature too (``caller``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from checkin.pool import VerificationPool, policy_from
 from checkin.schemas import CheckinIn, CheckinOut, EnrolmentIn, EnrolmentOut, HistoryItem, PromptOut
 from core.errors import DomainError, PermissionDenied
 from core.settings import Settings
-from security.actor import Actor, Role
+from security.actor import DEVICE_ROLES, Actor, Role
 from security.auth import requires
+from security.devices import signed_device
+from security.ratelimit import Limiter
 
 STAFF_ENROLLING = (Role.FIELD_OFFICER, Role.CASEWORKER, Role.SUPERVISOR)
 PROMPTING = (Role.CASEWORKER, Role.SUPERVISOR)
@@ -38,11 +42,20 @@ Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 
 
 async def provide_watch(request: Request[Any, Any, Any]) -> Actor:
-    """The calling watch. The one place to switch to signed device requests."""
-    user = request.scope.get("user")
-    if not isinstance(user, Actor) or user.role is not Role.WATCH or user.device_id is None or user.wearer_id is None:
-        raise PermissionDenied("only an enrolled watch may do this")
-    return user
+    """The calling watch: its key-bound device token and a valid signature by the same key (401 otherwise).
+
+    The actor comes from the device record, so its ``wearer_id`` is the wearer the watch is bound to now."""
+    watch = await signed_device(request)
+    if watch.role is not Role.WATCH or watch.device_id is None or watch.wearer_id is None:
+        raise PermissionDenied("only a watch enrolled for a wearer may do this", code="DEVICE_NOT_ENROLLED")
+    return watch
+
+
+async def provide_caller(request: Request[Any, Any, Any], actor: Caller) -> Actor:
+    """A route open to staff and watches: staff by their bearer token, a device only by a signed request."""
+    if actor.role in DEVICE_ROLES:
+        return await provide_watch(request)
+    return actor
 
 
 def _ctx(request: Request[Any, Any, Any], session: AsyncSession, actor: Actor) -> service.Ctx:
@@ -57,7 +70,7 @@ def _pool(state: State) -> VerificationPool:
 class CheckinController(Controller):
     path = PREFIX
     tags = ["check-ins"]
-    dependencies = {"watch": Provide(provide_watch)}
+    dependencies = {"watch": Provide(provide_watch), "caller": Provide(provide_caller)}
 
     @post("/enrolments", guards=[requires(*STAFF_ENROLLING)], summary="Enrol a wearer's watch and reference photos")
     async def enrol(
@@ -121,10 +134,13 @@ class CheckinController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         watch: Caller,
+        limiter: NamedDependency[Limiter],
         prompt_id: FromPath[uuid.UUID],
         data: JSONBody[CheckinIn],
     ) -> Response[CheckinOut]:
         settings: Settings = state.settings
+        # per device, across instances; counted only once the request is proven to come from the watch
+        await limiter.enforce(f"checkin:{watch.device_id}", settings.security.checkin_rate_per_minute, 60)
         pool = _pool(state)
         try:
             async with state.db.transaction() as session:
@@ -164,9 +180,9 @@ class CheckinController(Controller):
         summary="A check-in's status and decision",
     )
     async def get_checkin(
-        self, request: Request[Any, Any, Any], db_session: Session, actor: Caller, checkin_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], db_session: Session, caller: Caller, checkin_id: FromPath[uuid.UUID]
     ) -> CheckinOut:
-        return await service.get_checkin(_ctx(request, db_session, actor), checkin_id)
+        return await service.get_checkin(_ctx(request, db_session, caller), checkin_id)
 
     @get("/history", guards=[requires(Role.WATCH)], summary="The wearer's recent prompts and outcomes (no images)")
     async def history(

@@ -7,6 +7,7 @@ jobs allocated to them, a supervisor or administrator everyone; anything else is
 
 Refusals (and how they are answered) when a watch submits a check-in:
 
+- (in the route) no valid signed device request: 401; over the watch's check-in rate: 429;
 - unknown prompt, or a prompt of another wearer: 404 (never says whether it exists);
 - the watch is not the device enrolled for its wearer: 403 ``DEVICE_NOT_ENROLLED``;
 - the nonce does not match the prompt: 409 ``NONCE_MISMATCH``; the prompt already has a check-in (nonce reuse):
@@ -80,6 +81,9 @@ from fieldwork import service as fieldwork_service
 from fieldwork.models import Wearer
 from security.actor import Actor, Role
 from security.audit import record
+from security.devices import bind_watch_to_wearer, record_posture
+from security.models import Device, DeviceKind, DeviceStatus
+from security.schemas import PostureReport
 
 #: How many of a wearer's latest check-in templates the replay check compares against.
 REPLAY_HISTORY = 500
@@ -246,17 +250,7 @@ async def enrol(
             "the wearer has no active order with a non-fitted device", code="NO_ACTIVE_NON_FITTED_ORDER"
         )
     formats = [screen_upload(photo, ctx.settings, f"photo {i + 1}") for i, photo in enumerate(photos)]
-    other = (
-        await ctx.session.execute(
-            select(Enrolment.id).where(
-                Enrolment.device_id == device_id,
-                Enrolment.status == EnrolmentStatus.ACTIVE.value,
-                Enrolment.wearer_id != wearer.id,
-            )
-        )
-    ).first()
-    if other is not None:
-        raise Conflict("the watch is enrolled for another wearer", code="DEVICE_IN_USE")
+    await _enrollable_watch(ctx, device_id, wearer.id)
 
     policy = policy_from(ctx.settings)
     try:
@@ -272,13 +266,22 @@ async def enrol(
     if refused:  # the route records the refusal in its own transaction (this one rolls back)
         raise ValidationFailed("a reference photo did not pass the quality gates", errors=refused, code="PHOTO_QUALITY")
 
-    await _bind_watch(ctx, device_id, wearer.id)  # the first write: refusals above leave nothing to roll back
     now = utcnow()
-    await ctx.session.execute(
-        update(Enrolment)
-        .where(Enrolment.wearer_id == wearer.id, Enrolment.status == EnrolmentStatus.ACTIVE.value)
-        .values(status=EnrolmentStatus.ENDED.value, ended_at=now)
-    )
+    # the first writes: refusals above leave nothing to roll back. A watch replaced by this one stops acting for
+    # the wearer (its device record is unbound), then this one is bound: what its signed requests act for.
+    replaced = (
+        await ctx.session.execute(
+            update(Enrolment)
+            .where(Enrolment.wearer_id == wearer.id, Enrolment.status == EnrolmentStatus.ACTIVE.value)
+            .values(status=EnrolmentStatus.ENDED.value, ended_at=now)
+            .returning(Enrolment.device_id)
+        )
+    ).scalars()
+    for old_device in set(replaced) - {device_id}:
+        device = await ctx.session.get(Device, old_device)
+        if device is not None and device.wearer_id == wearer.id:
+            await bind_watch_to_wearer(ctx.session, old_device, None)
+    await bind_watch_to_wearer(ctx.session, device_id, wearer.id)
     enrolment = Enrolment(
         wearer_id=wearer.id,
         order_id=order.order_id,
@@ -342,15 +345,41 @@ async def enrol(
     )
 
 
-async def _bind_watch(ctx: Ctx, device_id: uuid.UUID, wearer_id: uuid.UUID) -> None:
-    """Tell the device registry (security package) that this watch now acts for this wearer, when it exists."""
-    try:
-        from security import devices as device_registry
-    except ImportError:
-        return
-    bind = getattr(device_registry, "bind_watch_to_wearer", None)
-    if bind is not None:
-        await bind(ctx.session, device_id, wearer_id)
+async def _enrollable_watch(ctx: Ctx, device_id: uuid.UUID, wearer_id: uuid.UUID) -> Device:
+    """The device to enrol: an enrolled, active watch of the security package's registry, bound to nobody else.
+
+    The row is locked (PostgreSQL) so two enrolments cannot bind one watch to two wearers."""
+    device = (
+        await ctx.session.execute(select(Device).where(Device.id == device_id).with_for_update())
+    ).scalar_one_or_none()
+    if device is None:
+        raise ValidationFailed(
+            "no enrolled device has this id",
+            errors=[{"field": "device_id", "message": "enrol the watch and its key first (POST /api/v1/devices)"}],
+            code="DEVICE_UNKNOWN",
+        )
+    if device.kind != DeviceKind.WATCH:
+        raise ValidationFailed(
+            "the device is not a watch",
+            errors=[{"field": "device_id", "message": "only a watch can check in"}],
+            code="DEVICE_NOT_A_WATCH",
+        )
+    if device.status != DeviceStatus.ACTIVE:
+        raise Conflict("the watch is not active", code="DEVICE_NOT_ACTIVE")
+    if device.wearer_id is not None and device.wearer_id != wearer_id:
+        raise Conflict("the watch is enrolled for another wearer", code="DEVICE_IN_USE")
+    other = (
+        await ctx.session.execute(
+            select(Enrolment.id).where(
+                Enrolment.device_id == device_id,
+                Enrolment.status == EnrolmentStatus.ACTIVE.value,
+                Enrolment.wearer_id != wearer_id,
+            )
+        )
+    ).first()
+    if other is not None:
+        raise Conflict("the watch is enrolled for another wearer", code="DEVICE_IN_USE")
+    return device
 
 
 # ---- prompts ---------------------------------------------------------------------------------------------------
@@ -422,9 +451,14 @@ async def pending_prompt(ctx: Ctx) -> PromptOut | None:
 
 
 def _watch_wearer(actor: Actor) -> uuid.UUID:
+    return _watch(actor)[0]
+
+
+def _watch(actor: Actor) -> tuple[uuid.UUID, uuid.UUID]:
+    """The wearer and device of a watch actor (from its signed request and its device record)."""
     if actor.role is not Role.WATCH or actor.wearer_id is None or actor.device_id is None:
         raise PermissionDenied("only a wearer's watch may do this")
-    return actor.wearer_id
+    return actor.wearer_id, actor.device_id
 
 
 # ---- submission ------------------------------------------------------------------------------------------------
@@ -448,20 +482,20 @@ class Accepted:
 
 async def accept_checkin(ctx: Ctx, prompt_id: uuid.UUID, body: CheckinIn, pool: VerificationPool) -> Accepted:
     """Validate a submission, claim its prompt and record the check-in (PROCESSING, or decided outright)."""
-    wearer_id = _watch_wearer(ctx.actor)
+    wearer_id, device_id = _watch(ctx.actor)
     settings = ctx.settings
     if len(body.frames) > settings.checkin.max_frames:
         raise ValidationFailed(f"at most {settings.checkin.max_frames} frames", code="TOO_MANY_FRAMES")
     formats = [screen_upload(frame, settings, f"frame {i + 1}") for i, frame in enumerate(body.frames)]
     session = ctx.session
-    enrolment = await active_enrolment(session, wearer_id)
-    if enrolment is None or enrolment.device_id != ctx.actor.device_id:
-        raise PermissionDenied("this watch is not enrolled for its wearer", code="DEVICE_NOT_ENROLLED")
     prompt = (
         await session.execute(select(Prompt).where(Prompt.id == prompt_id, Prompt.wearer_id == wearer_id))
     ).scalar_one_or_none()
-    if prompt is None:
+    if prompt is None:  # first: another wearer's prompt is "not found" whatever the state of this watch
         raise NotFound("no such prompt")
+    enrolment = await active_enrolment(session, wearer_id)
+    if enrolment is None or enrolment.device_id != device_id:
+        raise PermissionDenied("this watch is not enrolled for its wearer", code="DEVICE_NOT_ENROLLED")
     now = utcnow()
     if not hmac.compare_digest(prompt.nonce, body.nonce):
         raise Conflict("the nonce does not belong to this prompt", code="NONCE_MISMATCH")
@@ -511,6 +545,8 @@ async def accept_checkin(ctx: Ctx, prompt_id: uuid.UUID, body: CheckinIn, pool: 
     )
     session.add(checkin)
     await session.flush()
+    # the device's one posture history (the security package's), judged above by the published policy
+    await record_posture(session, device_id, checkin_posture_report(body.posture, checkin.id))
     for position, sha in enumerate(hashes):
         session.add(FrameHash(checkin_id=checkin.id, wearer_id=wearer_id, sha256=sha, position=position))
     skew = abs((_aware(body.device_time) - now).total_seconds())
@@ -588,6 +624,40 @@ async def accept_checkin(ctx: Ctx, prompt_id: uuid.UUID, body: CheckinIn, pool: 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return None if value is None else str(value)[:limit]
+
+
+def checkin_posture_report(posture_json: dict[str, Any], checkin_id: uuid.UUID) -> PostureReport:
+    """The posture a watch sent with a check-in, as an entry of the security package's posture history.
+
+    Recorded as sent (only cut to the columns' sizes), an empty or unreadable one included, so the history shows
+    what the device last said. The attestation verdict is the device's own claim: stored as evidence in
+    ``attestation``, never as a verified fact."""
+    try:
+        posture = posture_from_dict({**posture_json, "device_id": "-"}) if posture_json else None
+    except (msgspec.ValidationError, TypeError):
+        posture = None
+    details: dict[str, str | int | bool | None] = {"source": "checkin", "checkin_id": str(checkin_id)}
+    if posture is None:
+        details["readable"] = False
+        return PostureReport(platform="unknown", os_version="", details=details)
+    details["model"] = _text(posture.model, 120)
+    details["device_reported_at"] = posture.reported_at.isoformat() if posture.reported_at else None
+    attestation = posture.attestation
+    return PostureReport(
+        platform=_text(posture.platform, 32) or "unknown",
+        os_version=_text(posture.os_version, 64) or "",
+        security_patch=posture.security_patch.isoformat() if posture.security_patch else None,
+        encrypted=posture.encrypted,
+        screen_lock=posture.screen_lock,
+        rooted=posture.rooted,
+        attestation_format=_text(attestation.kind, 32) if attestation else None,
+        attestation=msgspec.json.encode(attestation).decode()[:32_768] if attestation else None,
+        details=details,
+    )
 
 
 def _judge_device(posture_json: dict[str, Any], device_id: str, now: datetime) -> tuple[dict[str, Any], list[str]]:

@@ -69,28 +69,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        # the driver's own implicit BEGIN (emitted only before the first write) is off; _begin issues ours
-        dbapi_connection.isolation_level = None
 
     return on_connect
-
-
-#: Connection execution option: begin this connection's transactions with ``BEGIN IMMEDIATE`` on SQLite.
-IMMEDIATE = "emon_sqlite_immediate"
-
-
-def _begin(connection: Any) -> None:
-    """SQLite: transactions begin DEFERRED (a reader until the first write) unless the caller asked for IMMEDIATE.
-
-    A deferred transaction that has read and then writes cannot wait for a writer that committed meanwhile (its
-    snapshot is stale): SQLite answers "database is locked" at once, whatever the busy timeout. Work that reads and
-    then writes under concurrency (an offline sync batch) asks for IMMEDIATE, which takes the write lock up front and
-    queues on the busy timeout instead. Not the default: a request that commits a second, independent transaction
-    (an audited refusal) while its own is open would then wait on itself."""
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return
-    immediate = connection.get_execution_options().get(IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -101,7 +81,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(settings.database.sqlite_busy_timeout_ms))
-        event.listen(engine.sync_engine, "begin", _begin)
         return engine
     kwargs.update(pool_size=settings.database.pool_size, max_overflow=settings.database.pool_size)
     return create_async_engine(url, **kwargs)
@@ -120,20 +99,27 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, *, immediate: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed when the block succeeds, rolled back otherwise.
-
-        ``immediate``: the block reads then writes and may run concurrently with other writers; on SQLite its
-        transaction takes the write lock when it begins (see :func:`_begin`). No effect on PostgreSQL."""
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed when the block succeeds, rolled back otherwise."""
         async with self.sessionmaker() as session, session.begin():
-            if immediate and self.dialect == "sqlite":
-                await session.connection(execution_options={IMMEDIATE: True})
             yield session
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def begin_as_writer(session: AsyncSession) -> None:
+    """On SQLite, make the session's transaction the writer now (``BEGIN IMMEDIATE``, waiting up to the busy
+    timeout) unless it already is in one. For a transaction that reads inside savepoints before it writes: SQLite
+    opens a savepoint as a deferred transaction, and if another connection commits between its reads and its first
+    write, that write fails at once with "database is locked" instead of waiting. PostgreSQL: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -56,6 +56,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
 class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str = DEV_SECRET
     audit_hmac_key: str = DEV_AUDIT_KEY
+    # Audit entries are chained by a background sealer in every instance (see security/audit.py): how often it runs
+    # (0 turns it off in this instance), and how long it waits at a gap in insertion ids for a slower transaction.
+    audit_seal_interval_seconds: float = 1.0
+    audit_seal_delay_seconds: float = 2.0
     jwt_algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
     jwt_issuer: str = "emon"
     jwt_audience: str = "emon-api"
@@ -86,6 +90,9 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True):
     login_lockout_max_seconds: int = 3600
     device_token_ttl_seconds: int = 300
     api_rate_per_minute: int = 600
+    # Without Redis: how long one process trusts that a token was not revoked (see security/revocation.py);
+    # revocations made in the same process apply at once. 0 asks the database on every request.
+    revocation_cache_seconds: float = 2.0
 
 
 class BiometricsSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,7 +120,7 @@ class FieldworkSettings(msgspec.Struct, frozen=True, kw_only=True):
     photo_dir: str = "var/photos"  # the encrypted, content-addressed evidence photo store
     max_sync_operations: int = 500
     max_sync_body_bytes: int = 2 * 1024 * 1024
-    sync_ops_per_commit: int = 50  # a long batch commits as it goes, so it never holds the audit chain for long
+    sync_ops_per_commit: int = 50  # a long batch commits as it goes, so it never holds locks for long
     appointment_hours: int = 4  # the default appointment window when intake gives none
 
 
@@ -257,6 +264,12 @@ def consistency_problems(s: Settings) -> list[str]:
         problems.append("EMON_RETENTION_CHECKIN_IMAGE_DAYS must not exceed EMON_RETENTION_RECORD_DAYS")
     if s.security.recovery_code_count < 1 or s.security.totp_valid_window not in (0, 1):
         problems.append("EMON_SECURITY_RECOVERY_CODE_COUNT must be >= 1 and EMON_SECURITY_TOTP_VALID_WINDOW 0 or 1")
+    if s.security.audit_seal_interval_seconds < 0 or s.security.audit_seal_delay_seconds < 0:
+        problems.append(
+            "EMON_SECURITY_AUDIT_SEAL_INTERVAL_SECONDS and EMON_SECURITY_AUDIT_SEAL_DELAY_SECONDS must be >= 0"
+        )
+    if not 0 <= s.security.revocation_cache_seconds <= 60:
+        problems.append("EMON_SECURITY_REVOCATION_CACHE_SECONDS must be between 0 and 60")
     if s.security.password_min_length < 8 or s.security.password_max_length < 64:
         problems.append("passwords must allow at least 8..64 characters (EMON_SECURITY_PASSWORD_MIN/MAX_LENGTH)")
     return problems

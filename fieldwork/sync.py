@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.db import Database
+from core.db import Database, begin_as_writer
 from core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from core.settings import Settings
 from fieldwork.models import SyncOperation
@@ -241,13 +241,15 @@ async def run_batch_committing(db: Database, actor: Actor, settings: Settings, o
 
     Operations are independent, and each one's ledger row commits with its effect, so committing as we go loses
     nothing: after a failure part-way, a retry replays what was committed and applies the rest. It keeps a long
-    batch from holding the audit chain's head row (and so every other audited request) for its whole duration, and
-    keeps PostgreSQL from walking an ever longer chain of versions of that one row inside a single transaction.
+    batch from holding SQLite's write lock for its whole duration, and lets its audit entries be sealed as it goes
+    (a transaction longer than the seal delay would have its entries sealed after those other requests wrote
+    meanwhile).
     """
     results: list[OperationResult] = []
     step = max(1, settings.fieldwork.sync_ops_per_commit)
     for start in range(0, len(operations), step):
-        async with db.transaction(immediate=True) as session:
+        async with db.transaction() as session:
+            await begin_as_writer(session)  # SQLite: its operations read in savepoints before they write
             ctx = Ctx(session=session, actor=actor, settings=settings)
             results.extend(await _run_operations(ctx, operations[start : start + step]))
     out = _summary(results)

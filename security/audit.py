@@ -3,12 +3,28 @@
 Every write and every read of personal data calls :func:`record` inside the same transaction as the work it
 describes, so an entry exists exactly when the work was committed.
 
-Tamper evidence: each entry's ``hash`` is an HMAC (key ``EMON_SECURITY_AUDIT_HMAC_KEY``) over the previous entry's
-hash and the entry's canonical JSON. Appends are serialised through the single ``audit_chain_head`` row: the first
-statement of an append updates that row, which holds its row lock (PostgreSQL) or the write lock (SQLite) until the
-transaction ends, so two writers can never chain onto the same predecessor and the chain cannot fork. The price is
-that audited transactions commit one after another from their first audit entry on; a chain per partition would
-lift that if it ever becomes the bottleneck.
+Writing is a plain INSERT. An entry is born *unsealed*: it gets an insertion ``id`` from the database's own
+autoincrement (no lock shared between requests) and no ``seq``, ``prev_hash``, ``hash`` or ``head_id`` yet.
+Audited requests therefore run side by side instead of queueing on one row.
+
+Sealing makes entries tamper-evident. :func:`seal` (run every ``EMON_SECURITY_AUDIT_SEAL_INTERVAL_SECONDS`` by a
+background task in every app instance, see :mod:`security.sealer`, and by ``emon audit seal``) takes the single
+``audit_chain_head`` row lock (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite an UPDATE first, which takes the
+write lock), then gives unsealed entries, in ``id`` order, the next dense ``seq`` and the HMAC (key
+``EMON_SECURITY_AUDIT_HMAC_KEY``) over the previous entry's hash and the entry's canonical JSON, and moves the head,
+all in one transaction. Several sealers take turns on the head row, so the chain never forks.
+
+Insertion ids may commit out of order (a transaction that took id 6 may still be running when the one that took
+id 7 commits) and rolled-back transactions leave gaps. The sealer seals an entry straight away when every smaller id
+has been dealt with; past a gap it waits until the entry after the gap is older than the settle delay
+(``EMON_SECURITY_AUDIT_SEAL_DELAY_SECONDS``, default 2 s), then treats the gap as rolled back. An entry whose
+transaction commits after its gap was passed over (a transaction that outlived the settle delay) is sealed on the
+next pass, after entries with higher ids: it is late, never lost. ``emon audit verify`` reports how many entries are
+still unsealed.
+
+Trade-off: an entry becomes tamper-evident within about one seal interval (plus the settle delay behind a gap), not
+at commit. Until it is sealed, someone with write access to the database could alter or delete it without the
+chain showing it. The entries in the chain, and the head, are as protected as before.
 """
 
 from __future__ import annotations
@@ -18,10 +34,10 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +48,7 @@ from core.db import Base
 from security.actor import Actor
 
 GENESIS = "0" * 64
+SEAL_BATCH = 1000
 
 
 class AuditChainHead(Base):
@@ -40,12 +57,18 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # the highest insertion id sealed so far: an unsealed entry at or below it is late (see the module docstring)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # Insertion order, from the database's autoincrement (SQLite needs INTEGER for its rowid alias).
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # NULL until sealed
     at: Mapped[datetime]
     actor_id: Mapped[uuid.UUID | None]
     actor_role: Mapped[str] = mapped_column(String(32))
@@ -56,9 +79,9 @@ class AuditEvent(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-    head_id: Mapped[int] = mapped_column(ForeignKey("audit_chain_head.id"))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))  # NULL until sealed
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # NULL until sealed
+    head_id: Mapped[int | None] = mapped_column(ForeignKey("audit_chain_head.id"))  # the chain; NULL until sealed
 
 
 def _canonical(event: dict[str, Any]) -> bytes:
@@ -85,19 +108,8 @@ def chain_hash(key: bytes, prev_hash: str, entry: dict[str, Any]) -> str:
     return hmac.new(key, prev_hash.encode() + _canonical(entry), hashlib.sha256).hexdigest()
 
 
-async def _advance_head(session: AsyncSession) -> tuple[int, str] | None:
-    result = await session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-    )
-    row = result.one_or_none()
-    return (row[0], row[1]) if row else None
-
-
-async def _create_head(session: AsyncSession) -> None:
-    values = {"id": 1, "seq": 0, "last_hash": GENESIS}
+async def _ensure_head(session: AsyncSession) -> None:
+    values = {"id": 1, "seq": 0, "last_hash": GENESIS, "last_id": 0}
     if session.get_bind().dialect.name == "postgresql":
         statement: Any = pg_insert(AuditChainHead).values(values).on_conflict_do_nothing()
     else:
@@ -118,16 +130,11 @@ async def record(
     request_id: str | None = None,
     client_address: str | None = None,
 ) -> AuditEvent:
-    """Append one audit entry in the caller's transaction. ``details`` must hold no secrets or images.
-    ``client_address`` defaults to the actor's."""
-    head = await _advance_head(session)
-    if head is None:  # the very first entry: create the head row once, whoever gets there first
-        await _create_head(session)
-        head = await _advance_head(session)
-    assert head is not None
-    seq, prev = head
+    """Add one (unsealed) audit entry to the caller's transaction: it commits with the caller's work or not at all.
+    ``details`` must hold no secrets or images. ``client_address`` defaults to the actor's. ``key`` is the chain
+    key; the entry is chained with it by the sealer, so it is not used here."""
+    del key  # kept in the signature: callers need not know when the chain is computed
     row = AuditEvent(
-        seq=seq,
         at=utcnow(),
         actor_id=actor.id if actor else None,
         actor_role=actor.role.value if actor else "anonymous",
@@ -138,13 +145,9 @@ async def record(
         client_address=client_address or (actor.client_address if actor else None),
         request_id=request_id,
         details=json.dumps(details or {}, sort_keys=True, default=str),
-        prev_hash=prev,
-        hash="",
-        head_id=1,
     )
-    row.hash = chain_hash(key, prev, _entry(row))
     session.add(row)
-    await session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=row.hash))
+    await session.flush()  # take the insertion id now, close to ``at``, which the sealer uses to age a gap
     return row
 
 
@@ -181,11 +184,73 @@ async def record_request(
     return event
 
 
+async def _lock_head(session: AsyncSession) -> tuple[int, str, int]:
+    """The head (seq, last hash, last sealed id), locked until the caller's transaction ends."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    columns = (AuditChainHead.seq, AuditChainHead.last_hash, AuditChainHead.last_id)
+    for _ in range(2):
+        if postgres:
+            statement: Any = select(*columns).where(AuditChainHead.id == 1).with_for_update()
+        else:  # SQLite has no row locks: a first write takes the database's write lock for the transaction
+            statement = update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=AuditChainHead.seq)
+            statement = statement.returning(*columns)
+        row = (await session.execute(statement)).one_or_none()
+        if row is not None:
+            return int(row[0]), str(row[1]), int(row[2])
+        await _ensure_head(session)  # the very first seal: create the head row once, whoever gets there first
+    raise RuntimeError("the audit chain head row could not be created")
+
+
+async def seal(session: AsyncSession, key: bytes, *, settle_seconds: float, batch: int = SEAL_BATCH) -> int:
+    """Seal up to ``batch`` unsealed entries in the caller's transaction, holding the chain head's lock; return how
+    many were sealed. Entries are taken in insertion-id order; a gap in the ids (a transaction still running, or
+    rolled back) stops the pass until the entry after it is older than ``settle_seconds``."""
+    seq, prev, last_id = await _lock_head(session)
+    rows = (
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.seq.is_(None))
+                .order_by(AuditEvent.id)
+                .limit(batch)
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    settled_before = utcnow() - timedelta(seconds=settle_seconds)
+    sealed = 0
+    for row in rows:
+        if row.id > last_id:
+            if row.id != last_id + 1 and row.at > settled_before:
+                break  # a smaller id may still commit: wait until the gap is older than the settle delay
+            last_id = row.id
+        # else: late, its transaction outlived the settle delay after later entries were sealed; chain it now
+        seq += 1
+        row.seq = seq
+        row.head_id = 1
+        row.prev_hash = prev
+        row.hash = prev = chain_hash(key, prev, _entry(row))
+        sealed += 1
+    if sealed:
+        await session.flush()
+        await session.execute(
+            update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=seq, last_hash=prev, last_id=last_id)
+        )
+    return sealed
+
+
+async def unsealed_count(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).where(AuditEvent.seq.is_(None)))).scalar_one())
+
+
 @dataclass(frozen=True)
 class ChainReport:
     entries: int
     first_broken_seq: int | None
     reason: str | None
+    unsealed: int = 0  # entries not yet chained (committed within the last seconds, or a sealer is not running)
 
     @property
     def intact(self) -> bool:
@@ -193,35 +258,57 @@ class ChainReport:
 
 
 async def verify_chain(session: AsyncSession, key: bytes, batch: int = 5000) -> ChainReport:
-    """Walk the chain in order and report the first entry whose link or content does not verify."""
+    """Walk the sealed chain in ``seq`` order and report the first entry whose link or content does not verify, or
+    a head that does not match the last entry. Unsealed entries are counted, not verified."""
+    unsealed = await unsealed_count(session)
     prev = GENESIS
     expected_seq = 1
     count = 0
     last_seq = 0
-    while True:
-        rows = (
-            (
-                await session.execute(
-                    select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
+
+    async def walk() -> ChainReport | None:
+        nonlocal prev, expected_seq, count, last_seq
+        while True:
+            rows = (
+                (
+                    await session.execute(
+                        select(AuditEvent)
+                        .where(AuditEvent.seq > last_seq)
+                        .order_by(AuditEvent.seq)
+                        .limit(batch)
+                        .execution_options(populate_existing=True)
+                    )
                 )
+                .scalars()
+                .all()
             )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            break
-        for row in rows:
-            count += 1
-            if row.seq != expected_seq:
-                return ChainReport(count, expected_seq, f"entry {expected_seq} is missing")
-            if row.prev_hash != prev:
-                return ChainReport(count, row.seq, "link to the previous entry does not match")
-            if not hmac.compare_digest(row.hash, chain_hash(key, prev, _entry(row))):
-                return ChainReport(count, row.seq, "entry content does not match its hash")
-            prev = row.hash
-            expected_seq += 1
-            last_seq = row.seq
-    head = (await session.execute(select(AuditChainHead).where(AuditChainHead.id == 1))).scalar_one_or_none()
-    if head is not None and (head.seq != last_seq or head.last_hash != prev):
-        return ChainReport(count, last_seq + 1, "entries after the last one were removed")
-    return ChainReport(count, None, None)
+            if not rows:
+                return None
+            for row in rows:
+                count += 1
+                if row.seq != expected_seq:
+                    return ChainReport(count, expected_seq, f"entry {expected_seq} is missing", unsealed)
+                if row.prev_hash != prev:
+                    return ChainReport(count, row.seq, "link to the previous entry does not match", unsealed)
+                if row.hash is None or not hmac.compare_digest(row.hash, chain_hash(key, prev, _entry(row))):
+                    return ChainReport(count, row.seq, "entry content does not match its hash", unsealed)
+                prev = row.hash
+                expected_seq += 1
+                last_seq = row.seq
+
+    head_statement = select(AuditChainHead.seq, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
+    for attempt in range(3):
+        broken = await walk()
+        if broken is not None:
+            return broken
+        head = (await session.execute(head_statement)).one_or_none()
+        if head is None:
+            if last_seq:  # sealing always writes the head: sealed entries without one mean it was deleted
+                return ChainReport(count, last_seq + 1, "the chain head is missing", unsealed)
+            return ChainReport(count, None, None, unsealed)
+        if head[0] == last_seq and head[1] == prev:
+            return ChainReport(count, None, None, unsealed)
+        if head[0] > last_seq and attempt < 2:
+            continue  # a sealer committed more entries while we walked: walk on from where we stopped
+        break
+    return ChainReport(count, last_seq + 1, "entries after the last one were removed", unsealed)

@@ -52,7 +52,8 @@ def requires(*roles: Role) -> Guard:
     """A guard that lets only the given roles call a route."""
     allowed = frozenset(roles)
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    # async on purpose: Litestar runs a synchronous guard in a worker thread, a thread hop on every request
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
         if not isinstance(user, Actor):
             raise NotAuthenticated("not authenticated")

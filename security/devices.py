@@ -112,7 +112,8 @@ def canonical_request(
 
 def _path_and_query(scope: Any) -> str:
     raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if isinstance(raw, bytes | bytearray) else scope["path"]
+    # ASGI's raw_path has no query string (uvicorn's has none); some transports (Litestar's test client) include it
+    path = bytes(raw).partition(b"?")[0].decode("latin-1") if isinstance(raw, bytes | bytearray) else scope["path"]
     query = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
 

@@ -49,7 +49,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis | None, tokens:
         revocations = RedisRevocations(store)
         nonces = RedisNonces(store)
     else:
-        revocations = DatabaseRevocations(db)
+        revocations = DatabaseRevocations(db, settings.security.revocation_cache_seconds)
         nonces = DatabaseNonces(db)
     return SecurityRuntime(
         settings=settings,

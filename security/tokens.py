@@ -17,8 +17,9 @@ is a token of the same kind with its own audience, so it can never pass as an ac
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -103,10 +104,18 @@ def load_keyring(settings: Settings) -> KeyRing:
     return KeyRing(algorithm=algorithm, current_kid=current, private_keys=keys)
 
 
+LEEWAY_SECONDS = 5
+VERIFIED_CACHE_SIZE = 10_000
+
+
 @dataclass(frozen=True)
 class TokenService:
     settings: Settings
     keyring: KeyRing
+    # Access tokens this process has already verified (the exact token text -> its claims). A client presents the
+    # same token on every request for its life; parsing and checking its signature once is enough, while its times
+    # are still checked on every use. Revocation is checked separately, on every request.
+    _verified: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def mfa_audience(self) -> str:
@@ -157,7 +166,22 @@ class TokenService:
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; :class:`NotAuthenticated` for anything else (one message for all)."""
-        return self._verify(token, self.settings.security.jwt_audience)
+        known = self._verified.get(token)
+        if known is not None:
+            now = time.time()
+            if int(known["nbf"]) - LEEWAY_SECONDS <= now < int(known["exp"]) + LEEWAY_SECONDS:
+                return dict(known)
+            self._verified.pop(token, None)
+            raise NotAuthenticated("invalid token")
+        claims = self._verify(token, self.settings.security.jwt_audience)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            now = time.time()
+            for stale in [t for t, c in self._verified.items() if int(c["exp"]) + LEEWAY_SECONDS <= now]:
+                del self._verified[stale]
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+        self._verified[token] = dict(claims)
+        return claims
 
     def _verify(self, token: str, audience: str) -> dict[str, Any]:
         try:
@@ -175,7 +199,7 @@ class TokenService:
                 audience=audience,
                 issuer=self.settings.security.jwt_issuer,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError:
             raise NotAuthenticated("invalid token") from None

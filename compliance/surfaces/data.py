@@ -374,7 +374,11 @@ async def audit_chain_intact(ds: DataSource) -> Finding:
         else f"audit chain broken at {getattr(report, 'first_broken_seq', '?')}: {getattr(report, 'reason', '')}",
         resource="db:audit",
         looked_at="audit chain verifier",
-        values={"entries": getattr(report, "entries", None), "first_broken": getattr(report, "first_broken_seq", None)},
+        values={
+            "entries": getattr(report, "entries", None),
+            "first_broken": getattr(report, "first_broken_seq", None),
+            "unsealed": getattr(report, "unsealed", None),
+        },
     )
 
 

@@ -1,6 +1,7 @@
-"""Fixtures for the check-in specifications: a caseload with a wearer on an active smartwatch order, watches,
-postures, and the shared test photos (each read once per session; the verification pool is shared by every app of
-the session, so workers spawn and load the models once)."""
+"""Fixtures for the check-in specifications: a caseload with a wearer on an active smartwatch order, watches
+(enrolled through the device API with their own keys, signing every request), postures, and the shared test photos
+(each read once per session; the verification pool is shared by every app of the session, so workers spawn and load
+the models once)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.clock import utcnow
 from core.db import Database
 from core.settings import Settings
 from security.actor import Actor, Role
+from tests.devices import SignedDevice, enrol_device
 from tests.faces import face_path
 
 LONDON = (-0.1276, 51.5072)  # lon, lat
@@ -74,8 +76,15 @@ class Case:
     wearer_id: uuid.UUID
     order_id: uuid.UUID
     device_id: uuid.UUID
+    device: SignedDevice | None = None  # the watch, when enrolled through the API (``make_signed_case``)
+
+    @property
+    def signed(self) -> SignedDevice:
+        assert self.device is not None, "use make_signed_case for a watch that signs its requests"
+        return self.device
 
     def watch(self, device_id: uuid.UUID | None = None) -> Actor:
+        """The watch as a bare access-token actor: what an unsigned (refused) request would claim to be."""
         return Actor(
             role=Role.WATCH,
             id=device_id or self.device_id,
@@ -125,16 +134,41 @@ def make_case(db: Database, make_staff: Callable[..., Any]) -> Callable[..., Any
     return build
 
 
+@pytest.fixture
+def make_watch(client: Any, make_staff: Callable[..., Any], token_for: Callable[..., dict[str, str]]) -> Any:
+    """A watch enrolled in the device registry through the API by a field officer, with a fresh Ed25519 key and a
+    device token; given a case, it becomes that case's watch (check-in enrolment binds it to the wearer)."""
+
+    async def build(case: Case | None = None) -> SignedDevice:
+        officer = await make_staff(Role.FIELD_OFFICER, team="north")
+        watch = await enrol_device(client, token_for(officer))
+        if case is not None:
+            case.device_id = uuid.UUID(watch.device_id)
+            case.device = watch
+        return watch
+
+    return build
+
+
+@pytest.fixture
+def make_signed_case(make_case: Callable[..., Any], make_watch: Callable[..., Any]) -> Callable[..., Any]:
+    """``make_case`` with a watch enrolled through the device API that signs its requests (``case.signed``)."""
+
+    async def build(**kwargs: Any) -> Case:
+        case: Case = await make_case(**kwargs)
+        await make_watch(case)
+        return case
+
+    return build
+
+
 async def _register_watch(db: Database, case: Case) -> None:
-    """Where the security package's device registry is present, the watch is an enrolled device with a key (check-in
-    enrolment binds it to the wearer there); without it, the device id is all there is."""
-    try:
-        from security.devices import bind_watch_to_wearer  # noqa: F401
-        from security.models import Device  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """For tests without the API: the watch as a device registry row with a key nobody holds."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from security.devices import thumbprint
+    from security.models import Device
 
     public = ed25519.Ed25519PrivateKey.generate().public_key()
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -147,7 +181,7 @@ async def _register_watch(db: Database, case: Case) -> None:
                 status="active",
                 key_algorithm="Ed25519",
                 public_key=pem,
-                key_thumbprint=uuid.uuid4().hex + uuid.uuid4().hex,
+                key_thumbprint=thumbprint(public),
                 enrolled_by=case.caseworker.id,
             )
         )

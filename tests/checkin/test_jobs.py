@@ -21,6 +21,7 @@ from core.clock import utcnow
 from core.db import Database
 from core.settings import Settings
 from security.actor import Role
+from security.devices import bind_watch_to_wearer
 from tests.checkin.conftest import Case, order_content
 from tests.conftest import make_settings
 
@@ -51,7 +52,9 @@ async def add_prompts(db: Database, case: Case, count: int, *, expired: bool) ->
 
 
 async def enrolled(db: Database, case: Case) -> uuid.UUID:
+    """A check-in enrolment without the photo work: the row, and the watch bound to the wearer as enrolment does."""
     async with db.transaction() as s:
+        await bind_watch_to_wearer(s, case.device_id, case.wearer_id)
         enrolment = Enrolment(
             wearer_id=case.wearer_id,
             order_id=case.order_id,
@@ -151,20 +154,20 @@ async def test_a_caseworker_prompts_only_their_own_caseload(
 
 
 async def test_the_watch_long_polls_for_its_prompt_and_sees_its_history_without_images(
-    client: Client, token_for: Callable[..., dict[str, str]], make_case: Callable[..., Any], db: Database
+    client: Client, token_for: Callable[..., dict[str, str]], make_signed_case: Callable[..., Any], db: Database
 ) -> None:
-    case = await make_case()
+    case = await make_signed_case()
     await enrolled(db, case)
-    headers = token_for(case.watch())
-    nothing = await client.get("/api/v1/checkin/prompts/pending?wait=1", headers=headers)
+    watch = case.signed
+    nothing = await watch.get(client, "/api/v1/checkin/prompts/pending?wait=1")
     assert nothing.status_code == 204
     await add_prompts(db, case, 1, expired=True)
     await sweeper.sweep(db)
     created = await client.post(f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=token_for(case.caseworker))
-    pending = await client.get("/api/v1/checkin/prompts/pending?wait=5", headers=headers)
+    pending = await watch.get(client, "/api/v1/checkin/prompts/pending?wait=5")
     assert pending.json()["id"] == created.json()["id"]
 
-    history = await client.get("/api/v1/checkin/history", headers=headers)
+    history = await watch.get(client, "/api/v1/checkin/history")
     assert history.status_code == 200
     outcomes = [item["outcome"] for item in history.json()]
     assert outcomes == [None, "MISSED"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,17 +16,19 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from checkin.keys import DEV_KEY_ID, KeyConfigError, keys_for, parse_keys, photo_aad
 from core.settings import Settings
+from security.actor import Role
 from tests.checkin.conftest import checkin_body, photo
 from tests.checkin.test_checkins import enrol, prompt_for
 from tests.conftest import TEST_HOST
+from tests.devices import enrol_device
 
 Client = AsyncTestClient[Litestar]
 
 
 async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
-    app: Litestar, client: Client, token_for: Callable[..., dict[str, str]], make_case: Callable[..., Any]
+    app: Litestar, client: Client, token_for: Callable[..., dict[str, str]], make_signed_case: Callable[..., Any]
 ) -> None:
-    case = await make_case()
+    case = await make_signed_case()
     await enrol(client, token_for, case)
     pool = app.state.verifier
     prompt = await prompt_for(client, token_for, case)
@@ -34,7 +37,7 @@ async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
 
     pool.in_flight += pool.capacity  # every worker busy and the queue full
     try:
-        full = await client.post(url, json=body, headers=token_for(case.watch()))
+        full = await case.signed.post(client, url, body)
     finally:
         pool.in_flight -= pool.capacity
     assert full.status_code == 503
@@ -42,14 +45,14 @@ async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
 
     pool.in_flight += pool.sync_limit  # every worker busy and one job waiting for each, room in the queue
     try:
-        accepted = await client.post(url, json=body, headers=token_for(case.watch()))
+        accepted = await case.signed.post(client, url, body)
     finally:
         pool.in_flight -= pool.sync_limit
     assert accepted.status_code == 202, accepted.text
     status_url = accepted.json()["status_url"]
     assert accepted.headers["location"] == status_url
     for _ in range(120):
-        status = await client.get(status_url, headers=token_for(case.watch()))
+        status = await case.signed.get(client, status_url)
         if status.json()["status"] != "PROCESSING":
             break
         await asyncio.sleep(0.25)
@@ -59,7 +62,7 @@ async def test_a_busy_pool_answers_202_with_a_status_url_and_a_full_one_503(
 
 
 async def test_by_default_a_single_photo_without_the_challenge_is_referred(
-    settings_for: Callable[..., Settings], db: Any, make_case: Callable[..., Any]
+    settings_for: Callable[..., Settings], db: Any, make_case: Callable[..., Any], make_staff: Callable[..., Any]
 ) -> None:
     settings = settings_for(EMON_BIOMETRICS_WORKERS="1", EMON_CHECKIN_SWEEP_INTERVAL_SECONDS="3600")
     assert settings.checkin.require_liveness
@@ -70,12 +73,14 @@ async def test_by_default_a_single_photo_without_the_challenge_is_referred(
             return {"Authorization": f"Bearer {app.state.tokens.issue_access_token(actor)[0]}"}
 
         case = await make_case()
+        case.device = await enrol_device(client, token_for(await make_staff(Role.FIELD_OFFICER)))
+        case.device_id = uuid.UUID(case.device.device_id)
         await enrol(client, token_for, case)
         prompt = await prompt_for(client, token_for, case)
-        response = await client.post(
+        response = await case.signed.post(
+            client,
             f"/api/v1/checkin/prompts/{prompt['id']}/checkins",
-            json=checkin_body(prompt["nonce"], [photo("obama2.jpg")]),
-            headers=token_for(case.watch()),
+            checkin_body(prompt["nonce"], [photo("obama2.jpg")]),
         )
     assert response.json()["status"] == "REFERRED"
     assert response.json()["reasons"] == ["LIVENESS_NOT_PERFORMED"]

@@ -137,8 +137,16 @@ async def test_the_cli_refuses_bad_input_readably(settings: Settings, db: Databa
 async def test_audit_verify_reports_an_intact_chain_and_the_first_broken_link(settings: Settings, db: Database) -> None:
     async with db.transaction() as s:
         await seed_accounts(s, settings)
+    waiting = await asyncio.to_thread(_cli, settings, ["audit", "verify"])
+    assert waiting.exit_code == 0
+    assert "6 entries not sealed yet" in waiting.output
+    assert "0 entries checked" in waiting.output
+    sealed = await asyncio.to_thread(_cli, settings, ["audit", "seal"])
+    assert sealed.exit_code == 0
+    assert "6 entries sealed; 0 unsealed" in sealed.output
     intact = await asyncio.to_thread(_cli, settings, ["audit", "verify"])
     assert intact.exit_code == 0
+    assert "0 entries not sealed yet" in intact.output
     assert "6 entries checked" in intact.output
     async with db.transaction() as s:
         await s.execute(update(AuditEvent).where(AuditEvent.seq == 4).values(outcome="tampered"))

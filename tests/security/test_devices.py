@@ -216,3 +216,12 @@ async def test_only_a_watch_can_be_bound_to_a_wearer(client: Client, make_staff,
     async with db.transaction() as s:
         with pytest.raises(NotFound):
             await bind_watch_to_wearer(s, uuid.UUID(phone.device_id), uuid.uuid4())
+
+
+def test_the_signed_path_carries_the_query_string_once_whatever_the_server_puts_in_raw_path() -> None:
+    from security.devices import _path_and_query
+
+    asgi = {"raw_path": b"/api/v1/checkin/prompts/pending", "path": "/x", "query_string": b"wait=5"}
+    with_query = {**asgi, "raw_path": b"/api/v1/checkin/prompts/pending?wait=5"}
+    assert _path_and_query(asgi) == _path_and_query(with_query) == "/api/v1/checkin/prompts/pending?wait=5"
+    assert _path_and_query({"path": "/a", "query_string": b""}) == "/a"

@@ -33,7 +33,7 @@ def _comparable(response) -> tuple[int, dict]:  # type: ignore[no-untyped-def,ty
 
 async def _actions(db: Database) -> list[tuple[str, str]]:
     async with db.transaction() as s:
-        rows = (await s.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars().all()
+        rows = (await s.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars().all()
     return [(r.action, r.outcome) for r in rows]
 
 

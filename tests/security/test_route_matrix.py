@@ -29,6 +29,15 @@ EXPECTED_PUBLIC = {
     ("POST", "/api/v1/auth/mfa"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/devices/token"),
+    # the caseworker pages' sign-in steps, sign-out, landing redirect and static assets
+    ("GET", "/review"),
+    ("GET", "/review/sign-in"),
+    ("POST", "/review/sign-in"),
+    ("GET", "/review/sign-in/code"),
+    ("POST", "/review/sign-in/code"),
+    ("POST", "/review/sign-out"),
+    ("GET", "/static/{file_path:path}"),
+    ("HEAD", "/static/{file_path:path}"),
 }
 _PARAM = re.compile(r"\{(\w+):(\w+)\}")
 
@@ -49,8 +58,19 @@ def _handlers(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
                 yield method, route.path, handler
 
 
+def _session_guarded(handler: HTTPRouteHandler) -> bool:
+    """Pages skip the bearer-token layer but are guarded by the page session with roles (``review.websession``);
+    their own matrix is in ``tests/review/test_page_matrix.py``."""
+    return any(
+        getattr(guard, "session", False) and getattr(guard, "roles", None) is not None
+        for layer in handler.ownership_layers
+        for guard in getattr(layer, "guards", None) or []
+    )
+
+
 def _is_public(handler: HTTPRouteHandler) -> bool:
-    return bool(handler.opt.get("exclude_from_auth"))  # merged with the owners' opts at registration
+    # merged with the owners' opts at registration
+    return bool(handler.opt.get("exclude_from_auth")) and not _session_guarded(handler)
 
 
 def _roles(handler: HTTPRouteHandler) -> frozenset[Role] | None:
@@ -81,7 +101,7 @@ async def test_each_guarded_route_refuses_no_token_and_every_role_it_does_not_na
     async with AsyncTestClient(app, base_url="http://testserver.local") as client:
         for method, path, handler in _handlers(app):
             roles = _roles(handler)
-            if _is_public(handler) or roles is None:
+            if _is_public(handler) or roles is None or _session_guarded(handler):
                 continue
             url = _concrete(path)
             kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PUT", "PATCH"} else {}

@@ -126,6 +126,63 @@ async def test_a_revoked_jti_is_refused(client: Client, app: Litestar, staff: Ac
     assert await _status(client, token) == 401
 
 
+async def test_a_revocation_by_another_process_applies_within_the_cache_time(
+    settings_for, db: Database, make_staff
+) -> None:
+    """Without Redis each process trusts a "not revoked" answer for EMON_SECURITY_REVOCATION_CACHE_SECONDS; a row
+    written by another instance (here: straight into the table) applies once that has passed."""
+    import asyncio
+
+    from security.models import TokenRevocation
+
+    app = create_app(settings_for(EMON_SECURITY_REVOCATION_CACHE_SECONDS="0.3"))
+    staff = await make_staff(Role.ADMIN)
+    token, jti = app.state.tokens.issue_access_token(staff)
+    async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        assert await _status(client, token) == 200
+        async with db.transaction() as s:
+            s.add(TokenRevocation(key=f"jti:{jti}", revoked_at=utcnow(), expires_at=utcnow() + timedelta(minutes=11)))
+        await asyncio.sleep(0.4)
+        assert await _status(client, token) == 401
+
+
+async def test_with_no_revocation_cache_another_process_applies_at_once(settings_for, db: Database, make_staff) -> None:
+    from security.models import TokenRevocation
+
+    app = create_app(settings_for(EMON_SECURITY_REVOCATION_CACHE_SECONDS="0"))
+    staff = await make_staff(Role.ADMIN)
+    token, _jti = app.state.tokens.issue_access_token(staff)
+    async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        assert await _status(client, token) == 200
+        async with db.transaction() as s:
+            s.add(TokenRevocation(key=f"sub:{staff.id}", revoked_at=utcnow(), expires_at=utcnow() + timedelta(hours=1)))
+        assert await _status(client, token) == 401
+
+
+async def test_a_revocation_that_rolls_back_revokes_nothing(client: Client, app: Litestar, staff: Actor, db) -> None:
+    token, jti = app.state.tokens.issue_access_token(staff)
+    with pytest.raises(RuntimeError):
+        await _revoke_then_fail(db, jti)
+    assert await _status(client, token) == 200
+
+
+async def _revoke_then_fail(db: Database, jti: str) -> None:
+    async with db.transaction() as s:
+        await DatabaseRevocations(db).revoke_jti(jti, utcnow() + timedelta(minutes=10), s)
+        raise RuntimeError("the work failed")
+
+
+async def test_a_cached_token_still_expires(client: Client, app: Litestar, staff: Actor) -> None:
+    import asyncio
+    import time
+
+    second = int(time.time())
+    token = _sign(app, _claims(app, staff.id, iat=second - 60, nbf=second - 60, exp=second - 3))  # 5 s leeway
+    assert await _status(client, token) == 200  # verified once and remembered
+    await asyncio.sleep(second + 2 - time.time() + 0.1)
+    assert await _status(client, token) == 401
+
+
 async def test_tokens_issued_by_the_app_clock_in_the_past_expire(client: Client, app: Litestar, staff: Actor) -> None:
     set_clock(lambda: datetime.now(UTC) - timedelta(hours=1))
     try:
