@@ -188,6 +188,7 @@ async def test_sigkill_during_check_in_verification_leaves_it_referred_for_revie
     from checkin.sweeper import INTERRUPTED_AFTER, recover_interrupted
     from core.clock import utcnow
     from tests.checkin.conftest import checkin_body, photo
+    from tests.devices import enrol_device
 
     reference, frame = photo("obama.jpg"), photo("obama2.jpg")
     case = await make_case()
@@ -195,26 +196,30 @@ async def test_sigkill_during_check_in_verification_leaves_it_referred_for_revie
     deployed = Deployment(tmp_path, database_url, EMON_CHECKIN_SWEEP_INTERVAL_SECONDS="3600", **env)
     try:
         a, b = deployed.start(), deployed.start()
-        staff, watch = deployed.bearer(case.caseworker), deployed.bearer(case.watch())
-        async with httpx.AsyncClient(timeout=60) as client:
+        staff = deployed.bearer(case.caseworker)
+        async with httpx.AsyncClient(base_url=a.base, timeout=60) as ca, httpx.AsyncClient(base_url=b.base) as cb:
+            officer = await create_staff(db, Role.FIELD_OFFICER, team="north")
+            watch = await enrol_device(cb, deployed.bearer(officer))  # the wearer's watch, signing every request
             enrolment = {
                 "wearer_id": str(case.wearer_id),
-                "device_id": str(case.device_id),
+                "device_id": watch.device_id,
                 "photos": [base64.b64encode(reference).decode()],
             }
-            enrolled = await client.post(b.base + "/api/v1/checkin/enrolments", json=enrolment, headers=staff)
+            enrolled = await cb.post("/api/v1/checkin/enrolments", json=enrolment, headers=staff, timeout=60)
             assert enrolled.status_code == 201, enrolled.text
-            asked = await client.post(b.base + f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=staff)
+            asked = await cb.post(f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=staff)
             assert asked.status_code == 201, asked.text
-            prompt = (await client.get(b.base + "/api/v1/checkin/prompts/pending", headers=watch)).json()
+            pending = await watch.get(cb, "/api/v1/checkin/prompts/pending")
+            assert pending.status_code == 200, pending.text
+            prompt = pending.json()
             url = f"/api/v1/checkin/prompts/{prompt['id']}/checkins"
             body = checkin_body(prompt["nonce"], [frame])
-            submitted = asyncio.create_task(client.post(a.base + url, json=body, headers=watch))
+            submitted = asyncio.create_task(watch.post(ca, url, body))
             state = await _wait_for_checkin(db)
             a.kill9()
             with contextlib.suppress(httpx.TransportError):
                 await submitted
-            retried = await client.post(b.base + url, json=body, headers=watch)
+            retried = await watch.post(cb, url, body)  # the watch retries on the other instance (a fresh nonce)
     finally:
         deployed.stop_all()
     print(f"kill -9 during verification: check-in was {state} when killed; retry on B answered {retried.status_code}")

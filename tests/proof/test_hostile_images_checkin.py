@@ -13,12 +13,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.checkin.conftest import checkin_body, make_case, photo
-from tests.conftest import TEST_HOST
+from tests.checkin.conftest import checkin_body, make_case, make_signed_case, make_watch, photo
 from tests.proof.hostile_images import corpus
 
 pytestmark = pytest.mark.slow
-__all__ = ["make_case"]  # the check-in package's case fixture, used here
+__all__ = ["make_case", "make_signed_case", "make_watch"]  # the check-in package's fixtures, used here
 
 CHECKIN = ("POST", "/api/v1/checkin/prompts/{prompt_id}/checkins")
 ENROLMENT = ("POST", "/api/v1/checkin/enrolments")
@@ -77,50 +76,50 @@ def _judge(name: str, expect: str, response: Any, failures: list[str]) -> str:
 
 
 async def test_check_in_frames_and_enrolment_photos_refuse_hostile_images_and_the_pool_survives(
-    app: Litestar, token_for: Callable[..., dict[str, str]], make_case: Callable[..., Any]
+    client: AsyncTestClient[Litestar], token_for: Callable[..., dict[str, str]], make_signed_case: Callable[..., Any]
 ) -> None:
     genuine_reference, genuine_checkin = photo("obama.jpg"), photo("obama2.jpg")
     images = corpus()
     failures: list[str] = []
     outcomes: dict[str, list[str]] = {}
-    async with AsyncTestClient(app, base_url=f"http://{TEST_HOST}", timeout=120) as client:
-        case = await make_case()
-        staff, watch = token_for(case.caseworker), token_for(case.watch())
+    client.timeout = 120  # type: ignore[assignment]
+    case = await make_signed_case()
+    staff = token_for(case.caseworker)
 
-        async def enrol(photos: list[bytes]) -> Any:
-            body = {
-                "wearer_id": str(case.wearer_id),
-                "device_id": str(case.device_id),
-                "photos": [base64.b64encode(p).decode() for p in photos],
-            }
-            return await client.post(ENROLMENT[1], json=body, headers=staff)
+    async def enrol(photos: list[bytes]) -> Any:
+        body = {
+            "wearer_id": str(case.wearer_id),
+            "device_id": str(case.device_id),
+            "photos": [base64.b64encode(p).decode() for p in photos],
+        }
+        return await client.post(ENROLMENT[1], json=body, headers=staff)
 
-        for name, expect, data in images:
-            # an accepted odd image has no face in it, so enrolment refuses it for that reason (422), never 5xx
-            response = await enrol([data])
-            outcomes.setdefault(name, []).append("enrol " + _judge(name, expect, response, failures))
+    for name, expect, data in images:
+        # an accepted odd image has no face in it, so enrolment refuses it for that reason (422), never 5xx
+        response = await enrol([data])
+        outcomes.setdefault(name, []).append("enrol " + _judge(name, expect, response, failures))
 
-        enrolled = await enrol([genuine_reference])
-        assert enrolled.status_code == 201, enrolled.text
+    enrolled = await enrol([genuine_reference])
+    assert enrolled.status_code == 201, enrolled.text
 
-        async def new_prompt() -> dict[str, Any]:
-            asked = await client.post(f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=staff)
-            assert asked.status_code == 201, asked.text
-            pending = await client.get("/api/v1/checkin/prompts/pending", headers=watch)
-            assert pending.status_code == 200, pending.text
-            return dict(pending.json())
+    async def new_prompt() -> dict[str, Any]:
+        asked = await client.post(f"/api/v1/checkin/wearers/{case.wearer_id}/prompts", headers=staff)
+        assert asked.status_code == 201, asked.text
+        pending = await case.signed.get(client, "/api/v1/checkin/prompts/pending")
+        assert pending.status_code == 200, pending.text
+        return dict(pending.json())
 
-        prompt = await new_prompt()
-        for name, expect, data in images:
-            url = CHECKIN[1].replace("{prompt_id}", prompt["id"])
-            response = await client.post(url, json=checkin_body(prompt["nonce"], [data]), headers=watch)
-            outcomes[name].append("check-in " + _judge(name, expect, response, failures))
-            if response.status_code < 400:  # decided (no face: rejected or referred): the prompt is spent
-                prompt = await new_prompt()
-
+    prompt = await new_prompt()
+    for name, expect, data in images:
         url = CHECKIN[1].replace("{prompt_id}", prompt["id"])
-        genuine = await client.post(url, json=checkin_body(prompt["nonce"], [genuine_checkin]), headers=watch)
-        peaks = _children_peak_rss_mib()
+        response = await case.signed.post(client, url, checkin_body(prompt["nonce"], [data]))
+        outcomes[name].append("check-in " + _judge(name, expect, response, failures))
+        if response.status_code < 400:  # decided (no face: rejected or referred): the prompt is spent
+            prompt = await new_prompt()
+
+    url = CHECKIN[1].replace("{prompt_id}", prompt["id"])
+    genuine = await case.signed.post(client, url, checkin_body(prompt["nonce"], [genuine_checkin]))
+    peaks = _children_peak_rss_mib()
     report = "\n".join(f"  {name}: {', '.join(results)}" for name, results in outcomes.items())
     print(f"hostile images on check-in routes ({len(images)}):\n{report}\nworker peak RSS MiB: {peaks}")
     assert not failures, "\n".join(failures)
