@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := core security fieldwork checkin biometrics compliance api
 
-.PHONY: run test lint format bench setup clean help
+.PHONY: run test lint format bench setup clean help faces
 
 help:
 	@echo "make run    serve the API on http://127.0.0.1:8000 with SQLite and demo data"
@@ -40,7 +40,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The face photos the tests use: ../shared/faces when present, else face_recognition's own test images (fetched once).
+faces: setup
+	@$(BIN)/python scripts/fetch_test_faces.py --if-missing
+
+test: lint faces
 	$(BIN)/pytest -q -n 2
 
 bench: setup

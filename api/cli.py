@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from core.db import Database, run_with_database
 from core.settings import Settings, SettingsError, load_settings
 
 VERSION = "0.1.0"
@@ -184,30 +185,25 @@ def users_create(
         password = click.prompt("Initial password", hide_input=True, confirmation_prompt=True)
     settings = settings_from(ctx)
 
-    async def create() -> Any:
-        from core.db import Database
+    async def create(db: Database) -> Any:
         from security.runtime import build_runtime
         from security.tokens import TokenService, load_keyring
 
-        db = Database(settings)
-        try:
-            rt = build_runtime(settings, db, None, TokenService(settings, load_keyring(settings)))
-            async with db.transaction() as session:
-                return await create_staff(
-                    session,
-                    rt,
-                    SYSTEM,
-                    username=username,
-                    role=role,
-                    display_name=display_name or username,
-                    password=password,
-                    team=team,
-                )
-        finally:
-            await db.dispose()
+        rt = build_runtime(settings, db, None, TokenService(settings, load_keyring(settings)))
+        async with db.transaction() as session:
+            return await create_staff(
+                session,
+                rt,
+                SYSTEM,
+                username=username,
+                role=role,
+                display_name=display_name or username,
+                password=password,
+                team=team,
+            )
 
     try:
-        account = asyncio.run(create())
+        account = run_with_database(settings, create)
     except ValidationFailed as exc:
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
         raise click.ClickException(f"{exc.detail}: {problems}") from None
@@ -229,24 +225,18 @@ def audit() -> None:
 @click.pass_context
 def audit_seal(ctx: click.Context) -> None:
     """Chain the unsealed entries that are ready (one pass of what the app's background sealer does)."""
-    from core.db import Database
     from security.audit import unsealed_count
     from security.sealer import seal_pending
 
     settings = settings_from(ctx)
 
-    async def run() -> tuple[int, int]:
-        db = Database(settings)
-        try:
-            sealed = await seal_pending(
-                db, settings.security.audit_hmac_key.encode(), settings.security.audit_seal_delay_seconds
-            )
-            async with db.transaction() as session:
-                return sealed, await unsealed_count(session)
-        finally:
-            await db.dispose()
+    async def run(db: Database) -> tuple[int, int]:
+        key = settings.security.audit_hmac_key.encode()
+        sealed = await seal_pending(db, key, settings.security.audit_seal_delay_seconds)
+        async with db.transaction() as session:
+            return sealed, await unsealed_count(session)
 
-    sealed, left = asyncio.run(run())
+    sealed, left = run_with_database(settings, run)
     click.echo(f"{sealed} entries sealed; {left} unsealed")
 
 
@@ -255,20 +245,15 @@ def audit_seal(ctx: click.Context) -> None:
 def audit_verify(ctx: click.Context) -> None:
     """Report the entries not sealed yet, then check every sealed entry's link and hash; exit 1 at the first broken
     link."""
-    from core.db import Database
     from security.audit import verify_chain
 
     settings = settings_from(ctx)
 
-    async def verify() -> Any:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                return await verify_chain(session, settings.security.audit_hmac_key.encode())
-        finally:
-            await db.dispose()
+    async def verify(db: Database) -> Any:
+        async with db.transaction() as session:
+            return await verify_chain(session, settings.security.audit_hmac_key.encode())
 
-    report = asyncio.run(verify())
+    report = run_with_database(settings, verify)
     click.echo(
         f"{report.unsealed} entries not sealed yet (sealed within seconds while the app runs; or `emon audit seal`)"
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import click
 
 from core.clock import utcnow
-from core.db import Database
+from core.db import Database, run_with_database
 from core.settings import Settings, get_settings
 
 
@@ -30,15 +29,11 @@ def sweep_command(ctx: click.Context) -> None:
     """Mark expired prompts MISSED and raise their alerts (one pass; the server does this continuously)."""
     from checkin.sweeper import sweep
 
-    async def run() -> tuple[int, int]:
-        db = Database(_settings(ctx))
-        try:
-            result = await sweep(db)
-            return result.marked, result.alerted
-        finally:
-            await db.dispose()
+    async def run(db: Database) -> tuple[int, int]:
+        result = await sweep(db)
+        return result.marked, result.alerted
 
-    marked, alerted = asyncio.run(run())
+    marked, alerted = run_with_database(_settings(ctx), run)
     click.echo(f"missed prompts marked: {marked}; alerts raised: {alerted}")
 
 
@@ -52,15 +47,12 @@ def schedule_command(ctx: click.Context, day: object, days: int) -> None:
 
     first: date = day.date() if day is not None else utcnow().date()  # type: ignore[attr-defined]
 
-    async def run() -> int:
-        settings = _settings(ctx)
-        db = Database(settings)
-        try:
-            return await schedule_days(db, settings, first, days)
-        finally:
-            await db.dispose()
+    settings = _settings(ctx)
 
-    click.echo(f"scheduled prompts created: {asyncio.run(run())}")
+    async def run(db: Database) -> int:
+        return await schedule_days(db, settings, first, days)
+
+    click.echo(f"scheduled prompts created: {run_with_database(settings, run)}")
 
 
 @click.group(name="retention")
@@ -75,16 +67,13 @@ def retention_run(ctx: click.Context, dry_run: bool) -> None:
     """Delete check-in photos, templates and records past their retention periods; print counts per kind."""
     from checkin.retention import run_retention
 
-    async def run() -> dict[str, int]:
-        settings = _settings(ctx)
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                return await run_retention(session, settings, dry_run=dry_run)
-        finally:
-            await db.dispose()
+    settings = _settings(ctx)
 
-    counts = asyncio.run(run())
+    async def run(db: Database) -> dict[str, int]:
+        async with db.transaction() as session:
+            return await run_retention(session, settings, dry_run=dry_run)
+
+    counts = run_with_database(settings, run)
     verb = "would delete" if dry_run else "deleted"
     for kind, count in counts.items():
         click.echo(f"{verb} {kind}: {count}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, event, text
 from sqlalchemy.engine import Dialect, make_url
@@ -17,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from core.clock import utcnow
 from core.ids import uuid7
 from core.settings import Settings
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +87,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     kwargs.update(pool_size=settings.database.pool_size, max_overflow=settings.database.pool_size)
     return create_async_engine(url, **kwargs)
+
+
+def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one piece of async work against a fresh engine and dispose of it (for the CLI and one-off jobs)."""
+
+    async def main() -> T:
+        db = Database(settings)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
 
 
 class Database:
