@@ -61,7 +61,7 @@ class World:
     officers: list[dict[str, str]]
     jobs: list[list[list[Any]]]  # per officer: [job_id, version]
     login: dict[str, str]
-    watch: dict[str, str] | None
+    watch: Any  # a signing watch (tests.devices.SignedDevice), when the check-in routes are present
 
 
 @contextlib.contextmanager
@@ -161,12 +161,7 @@ async def build_world(base: str, env: dict[str, str]) -> World:
             jobs[owner].append([job_id, job["version"]])
     watch = None
     if any(r.startswith("/api/v1/checkin") for r in (await _paths(base))):
-        import uuid as _uuid
-
-        from security.actor import Actor
-
-        device = _uuid.uuid4()
-        watch = bearer(Actor(id=device, role=Role.WATCH, device_id=device, wearer_id=_uuid.uuid4()))
+        watch = await _bound_watch(base, settings, officers[0])
     return World(
         base=base,
         officers=officers,
@@ -174,6 +169,28 @@ async def build_world(base: str, env: dict[str, str]) -> World:
         login={"username": "officer.demo", "password": DEMO_PASSWORD},
         watch=watch,
     )
+
+
+async def _bound_watch(base: str, settings: Any, officer: dict[str, str]) -> Any:
+    """A watch enrolled through the device API (its own Ed25519 key; every request signed), bound to a wearer."""
+    from sqlalchemy import select
+
+    from core.db import Database
+    from fieldwork.models import Wearer
+    from security.devices import bind_watch_to_wearer
+    from tests.devices import enrol_device
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        watch = await enrol_device(client, officer)
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                wearer = (await session.execute(select(Wearer.id).limit(1))).scalar_one()
+                await bind_watch_to_wearer(session, uuid.UUID(watch.device_id), wearer)
+        finally:
+            await db.dispose()
+        await watch.fetch_token(client)
+    return watch
 
 
 async def _paths(base: str) -> list[str]:
@@ -225,7 +242,7 @@ async def user(client: httpx.AsyncClient, world: World, index: int, stop: float,
         elif roll < 0.88 and world.watch is not None:
             await timed(
                 "watch prompt poll",
-                lambda watch=world.watch: client.get("/api/v1/checkin/prompts/pending", headers=watch),  # type: ignore[misc]
+                lambda watch=world.watch: watch.get(client, "/api/v1/checkin/prompts/pending"),  # type: ignore[misc]
                 lambda r: r.status_code in (200, 204),
             )
         elif roll < 0.90:
