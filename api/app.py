@@ -19,9 +19,10 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.bodies import apply_body_caps, require_json_content_type
 from api.health import healthz, metrics_scraper_only, readyz
 from api.middleware import RequestContextMiddleware
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, document_problem_responses
 from checkin.pool import shared_pool
 from checkin.routes import CheckinController
 from checkin.sweeper import run_forever as run_checkin_background
@@ -109,6 +110,7 @@ class MetricsController(PrometheusController):
 
     path = "/metrics"
     opt = {"exclude_from_auth": True}
+    include_in_schema = False  # Prometheus text for the scraper, not part of the API contract
     guards = [metrics_scraper_only]
 
 
@@ -123,7 +125,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if not settings.is_production or settings.http.metrics_token:
         route_handlers.append(MetricsController)
     cors = CORSConfig(allow_origins=list(settings.http.cors_origins)) if settings.http.cors_origins else None
-    frames = settings.checkin.max_frames
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={
@@ -146,9 +147,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=require_json_content_type,
         openapi_config=_openapi(settings),
         cors_config=cors,
-        request_max_body_size=settings.http.max_image_bytes * frames + 64 * 1024,
+        request_max_body_size=settings.http.max_json_bytes,  # image routes get theirs in apply_body_caps
         debug=settings.debug and not settings.is_production,
         logging_config=None,
         state=State({"settings": settings, "tokens": tokens}),
@@ -157,6 +159,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Litestar runs app middleware only for matched routes; these wrap the whole handler so that 404s, 405s and
     # host rejections also carry a request id and the security headers.
+    apply_body_caps(app, settings)
+    document_problem_responses(app)
     hosts = AllowedHostsMiddleware(app.asgi_handler, list(settings.http.allowed_hosts))
     app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(hosts, settings))
     return app

@@ -10,10 +10,14 @@ import msgspec
 from litestar import Request, get
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.response import Response
 
-from api.problems import problem
-from core.errors import NotAuthenticated
+from core.errors import NotAuthenticated, ServiceUnavailable
+
+
+class NotReady(ServiceUnavailable):
+    """503 with the state of each dependency (``checks``), so the balancer stops routing here."""
+
+    type_slug = "not-ready"
 
 
 class Health(msgspec.Struct):
@@ -55,7 +59,7 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
     tags=["operations"],
     summary="The database (and Redis, when configured) answer",
 )
-async def readyz(request: Request[Any, Any, Any]) -> Readiness | Response[Any]:
+async def readyz(request: Request[Any, Any, Any]) -> Readiness:
     state = request.app.state
     probes = [_check("database", state.db.ping)]
     if state.redis is not None:
@@ -63,4 +67,4 @@ async def readyz(request: Request[Any, Any, Any]) -> Readiness | Response[Any]:
     checks = dict(await asyncio.gather(*probes))
     if all(v == "ok" for v in checks.values()):
         return Readiness(status="ready", checks=checks)
-    return problem(request, 503, "A dependency is not reachable", type_slug="not-ready", checks=checks)
+    raise NotReady("A dependency is not reachable", checks=checks)

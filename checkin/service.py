@@ -184,12 +184,18 @@ def screen_upload(data: bytes, settings: Settings, what: str) -> str:
     try:
         with PILImage.open(io.BytesIO(data), formats=[fmt]) as image:
             width, height = image.size
+            animated = fmt == "PNG" and bool(getattr(image, "is_animated", False))
     except Exception:  # any header Pillow cannot read is the uploader's problem, not ours
         raise ValidationFailed(
             f"{what} has no readable {fmt} header", code="IMAGE_UNREADABLE", reason="CORRUPT"
         ) from None
-    if width * height > settings.biometrics.max_pixels:
+    # the worker's own limits: an image it would refuse is refused here, as a client error that leaves the prompt
+    # open, rather than becoming a REJECTED check-in (and a caseworker alert) after a decode in the pool
+    limits = policy_from(settings).decode
+    if width * height > limits.max_pixels or max(width, height) > limits.max_side_px:
         raise ValidationFailed(f"{what} has too many pixels", code="IMAGE_UNREADABLE", reason="TOO_MANY_PIXELS")
+    if animated:
+        raise ValidationFailed(f"{what} is animated", code="IMAGE_UNREADABLE", reason="ANIMATED")
     return fmt
 
 

@@ -22,13 +22,13 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkin.vocab import AlertKind, AlertStatus, CheckinReason, PromptStatus
+from checkin.vocab import AlertKind, AlertStatus, CheckinReason, CheckinStatus, PromptStatus
 from core.clock import utcnow
 from core.db import Database
 from core.settings import Settings
@@ -137,6 +137,50 @@ async def sweep(db: Database, now: datetime | None = None, batch: int = BATCH, l
     return total
 
 
+#: A check-in still PROCESSING this long after it arrived lost its verification with the instance that ran it
+#: (a request waits at most 30 s before answering 202; verification takes seconds).
+INTERRUPTED_AFTER = timedelta(minutes=5)
+
+
+async def recover_interrupted(db: Database, settings: Settings, now: datetime | None = None) -> int:
+    """Refer every check-in whose verification was lost (its instance died after accepting it, so its nonce is
+    spent and nobody will decide it): REFERRED with ``VERIFICATION_INTERRUPTED`` and a caseworker alert, as any
+    failed verification is. Safe with several instances: each check-in is claimed under a row lock (SKIP LOCKED on
+    PostgreSQL) and only while it is still PROCESSING."""
+    from checkin.models import Checkin
+    from checkin.service import Accepted, Ctx, fail_verification
+    from security.actor import SYSTEM
+
+    cutoff = (now or utcnow()) - INTERRUPTED_AFTER
+    recovered = 0
+    async with db.transaction() as session:
+        query = (
+            select(Checkin)
+            .where(Checkin.status == CheckinStatus.PROCESSING.value, Checkin.received_at <= cutoff)
+            .order_by(Checkin.received_at)
+            .limit(500)
+        )
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for checkin in (await session.execute(query)).scalars().all():
+            accepted = Accepted(
+                checkin_id=checkin.id,
+                prompt_id=checkin.prompt_id,
+                wearer_id=checkin.wearer_id,
+                received_at=checkin.received_at,
+                frames=[],
+                references=[],
+                previous=[],
+                challenge=None,
+                extra_reasons=["VERIFICATION_INTERRUPTED"],
+            )
+            await fail_verification(Ctx(session, SYSTEM, settings), accepted, "verification interrupted")
+            recovered += 1
+    if recovered:
+        log.warning("interrupted check-ins referred", count=recovered)
+    return recovered
+
+
 async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> None:
     """The background loop every instance runs: sweep, and create the day's scheduled prompts, each interval."""
     from checkin.scheduler import schedule_days
@@ -147,6 +191,7 @@ async def run_forever(db: Database, settings: Settings, stop: asyncio.Event) -> 
         try:
             async with asyncio.timeout(interval * 4):
                 result = await sweep(db)
+                await recover_interrupted(db, settings)
                 if result.marked:
                     log.info("missed check-ins swept", marked=result.marked, alerted=result.alerted)
                 today = utcnow().date()

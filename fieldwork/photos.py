@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.exc import IntegrityError
 
+from biometrics.decode import DecodeError, DecodeReason, decode_image
+from biometrics.policy import DecodeLimits
 from core.errors import NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from core.settings import Settings
 from fieldwork.models import Photo
@@ -70,6 +72,25 @@ def read_decrypted(settings: Settings, sha256: str) -> bytes:
     return data
 
 
+def check_decodes(data: bytes, max_bytes: int) -> None:
+    """Evidence must be a picture a reviewer's browser can open safely: the whole image decodes within the pixel
+    limits (no truncated file, decompression bomb or animation). Bytes after the image (a JPEG+ZIP polyglot) are
+    kept, since the photo is addressed by the hash of exactly what was sent, and are served as the image type with
+    ``nosniff``."""
+    try:
+        decode_image(data, DecodeLimits(max_bytes=max_bytes))
+    except DecodeError as exc:
+        if exc.reason is DecodeReason.TOO_LARGE_BYTES:
+            raise PayloadTooLarge(f"a photo may be at most {max_bytes} bytes") from exc
+        if exc.reason is DecodeReason.UNSUPPORTED_TYPE:
+            raise UnsupportedMedia("the content is not a JPEG or PNG image", code="not-an-image") from exc
+        raise ValidationFailed(
+            "The photo is not a usable image",
+            errors=[{"field": "body", "message": exc.message}],
+            code=exc.reason.value.lower(),
+        ) from exc
+
+
 async def upload(ctx: Ctx, sha256: str, data: bytes, declared_type: str | None) -> PhotoOut:
     limit = ctx.settings.http.max_image_bytes
     if len(data) > limit:
@@ -88,7 +109,9 @@ async def upload(ctx: Ctx, sha256: str, data: bytes, declared_type: str | None) 
             errors=[{"field": "sha256", "message": "the SHA-256 of the body differs from the one in the path"}],
         )
     existing = await ctx.session.get(Photo, sha256)
-    if existing is not None:
+    if existing is None:
+        await asyncio.to_thread(check_decodes, data, limit)
+    else:
         return PhotoOut(
             sha256=sha256, content_type=existing.content_type, size_bytes=existing.size_bytes, created=False
         )

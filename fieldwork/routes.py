@@ -206,7 +206,13 @@ def _decode_problems(exc: msgspec.ValidationError) -> list[dict[str, str]]:
     return [{"field": path.rstrip("`").removeprefix("$.") or "body", "message": text}]
 
 
-@post("/api/v1/sync", guards=[FIELD], status_code=200, tags=["sync"])
+@post(
+    "/api/v1/sync",
+    guards=[FIELD],
+    status_code=200,
+    tags=["sync"],
+    opt={"body_cap": "fieldwork.max_sync_body_bytes"},  # api.bodies: the sync cap, not the application's JSON cap
+)
 async def sync_batch(actor: NamedDependency[Actor], state: State, request: Request[Any, Any, Any]) -> SyncOut:
     """Apply a batch of offline operations; each gets its own result, replays change nothing.
 
@@ -232,7 +238,14 @@ async def sync_batch(actor: NamedDependency[Actor], state: State, request: Reque
     return await sync.run_batch_committing(state.db, actor, settings, batch.operations)
 
 
-@put("/api/v1/photos/{sha256:str}", guards=[OFFICERS], dependencies=CTX, status_code=200, tags=["photos"])
+@put(
+    "/api/v1/photos/{sha256:str}",
+    guards=[OFFICERS],
+    dependencies=CTX,
+    status_code=200,
+    tags=["photos"],
+    opt={"raw_image": True},  # the body is one image: api.bodies gives this route the image cap, not the JSON one
+)
 async def upload_photo(ctx: Context, sha256: Sha256Path, request: Request[Any, Any, Any]) -> PhotoOut:
     """Upload evidence by its SHA-256 (before or after the fitting that cites it); re-uploading is harmless."""
     cap = ctx.settings.http.max_image_bytes
