@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import report
 from tests.faces import faces_dir
 
 PHOTO_NAMES = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
@@ -127,7 +128,17 @@ def main() -> None:
     ):
         ratio = ours[key] / (base["seconds"] * photos)
         print(f"{label:32s} {ours[key]:.3f} s  ratio to baseline on as many photos {ratio:.2f}")
+        report(
+            f"pipeline {label}",
+            ours[key],
+            "s CPU",
+            baseline="raw face_recognition s/photo",
+            baseline_value=base["seconds"] * photos,
+            ratio=ratio,
+            goal="about 0.2 s per check-in",
+        )
     print(f"  pipeline worker max RSS {ours['rss_mb']:.0f} MB")
+    report("pipeline worker peak RSS", ours["rss_mb"], "MB", goal="< 400 MB")
 
 
 if __name__ == "__main__":

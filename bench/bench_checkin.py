@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.common import report as result  # noqa: E402
 from tests.faces import face_path  # noqa: E402
 
 PROBES = ("obama2.jpg", "obama3.jpg", "obama.jpg")
@@ -362,6 +363,18 @@ def main() -> None:
         )
         rss = api["worker_rss_mb"]
         print("worker resident memory: " + ", ".join(f"pid {pid}: {mb:.0f} MB" for pid, mb in rss.items()))  # type: ignore[union-attr]
+        per_second = float(api["api_per_second"])  # type: ignore[arg-type]
+        result(
+            "check-in verification through the API",
+            per_second,
+            "check-ins/s",
+            baseline="library check-ins/s",
+            baseline_value=library,
+            ratio=per_second / library,
+            goal=">= 0.85x",
+        )
+        result("/healthz p99 while verifying", float(api["healthz_p99_ms"]), "ms", goal="< 50 ms")  # type: ignore[arg-type]
+        result("verification worker peak RSS", max(rss.values()), "MB", goal="< 400 MB")  # type: ignore[attr-defined]
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work shares them)")
     if args.pg_url:
         figures = asyncio.run(sweep_run(args.pg_url, args.wearers, 5))
@@ -371,6 +384,7 @@ def main() -> None:
             f"alerts {figures['alerts']:.0f}; "
             f"set-based seeding took {figures['seed_s']:.1f} s"
         )
+        result(f"missed-prompt sweep, {args.wearers} wearers x 5 (PostgreSQL)", figures["sweep_s"], "s", goal="<= 10 s")
     else:
         print("sweep: skipped (give --pg-url or EMON_TEST_DATABASE_URL)")
 

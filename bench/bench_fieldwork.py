@@ -34,6 +34,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from bench.common import report as result  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
 
 UNUSABLE = "!"  # a password hash nothing matches: the bench issues tokens directly
@@ -342,6 +343,16 @@ async def main(args: argparse.Namespace) -> int:
             },
         }
         print(json.dumps(report, indent=2))
+        result(
+            f"officer job list ({backend})",
+            jobs["rps"],
+            "req/s",
+            baseline="hello-world req/s",
+            baseline_value=hello["rps"],
+            ratio=ratio,
+            goal=">= 0.25x",
+        )
+        result(f"{args.sync_ops}-operation sync batch ({backend})", sync_seconds, "s", goal="< 2 s")
         return 0
     finally:
         for server in servers:
