@@ -298,17 +298,25 @@ async def key_ids_current(ds: DataSource) -> list[Finding]:
     return out
 
 
-@check("DATA-004")
-async def purge_ran_recently(ds: DataSource) -> Finding:
-    log = ds.registry.purge_log
-    if log is None:
-        return _na("no retention run log registered", "db:retention-runs")
+async def _latest(ds: DataSource, log: Any) -> datetime | Finding | None:
+    """The newest time in a registered log table's column, or NOT_APPLICABLE when the table isn't there."""
     async with ds.sessionmaker() as session:
         why = await _need(session, log.table, log.column)
         if why:
             return _na(why, f"db:{log.table}")
         t = _t(log.table, (log.column, sa.DateTime(timezone=True)))
-        last = _aware((await session.execute(sa.select(sa.func.max(t.c[log.column])))).scalar())
+        return _aware((await session.execute(sa.select(sa.func.max(t.c[log.column])))).scalar())
+
+
+@check("DATA-004")
+async def purge_ran_recently(ds: DataSource) -> Finding:
+    log = ds.registry.purge_log
+    if log is None:
+        return _na("no retention run log registered", "db:retention-runs")
+    latest = await _latest(ds, log)
+    if isinstance(latest, Finding):
+        return latest
+    last = latest
     ok = last is not None and ds.now - last <= PURGE_MAX_AGE
     return Finding(
         status=Status.PASS if ok else Status.FAIL,
@@ -449,12 +457,10 @@ async def access_reviewed(ds: DataSource) -> Finding:
     log = ds.registry.access_reviews
     if log is None:
         return _na("no access review table registered", "db:access-reviews")
-    async with ds.sessionmaker() as session:
-        why = await _need(session, log.table, log.column)
-        if why:
-            return _na(why, f"db:{log.table}")
-        t = _t(log.table, (log.column, sa.DateTime(timezone=True)))
-        last = _aware((await session.execute(sa.select(sa.func.max(t.c[log.column])))).scalar())
+    latest = await _latest(ds, log)
+    if isinstance(latest, Finding):
+        return latest
+    last = latest
     ok = last is not None and ds.now - last <= timedelta(days=ACCESS_REVIEW_MAX_DAYS)
     return Finding(
         status=Status.PASS if ok else Status.FAIL,
