@@ -104,19 +104,22 @@ def _replay(op: Operation, stored: SyncOperation, request_hash: str) -> Operatio
     return result
 
 
+def _ledger_row(ctx: Ctx, op: Operation, request_hash: str, result: OperationResult) -> SyncOperation:
+    """The idempotency ledger entry that makes a replay of ``op`` answer ``result`` again."""
+    return SyncOperation(
+        officer_id=ctx.actor.id,
+        client_op_id=op.op_id,
+        kind=_kind(op),
+        request_hash=request_hash,
+        result=msgspec.to_builtins(result),
+    )
+
+
 async def _remember(ctx: Ctx, op: Operation, request_hash: str, result: OperationResult) -> OperationResult:
     """Store a failure's result in its own savepoint; a concurrent twin that stored first wins."""
     savepoint = await ctx.session.begin_nested()
     try:
-        ctx.session.add(
-            SyncOperation(
-                officer_id=ctx.actor.id,
-                client_op_id=op.op_id,
-                kind=_kind(op),
-                request_hash=request_hash,
-                result=msgspec.to_builtins(result),
-            )
-        )
+        ctx.session.add(_ledger_row(ctx, op, request_hash, result))
         await ctx.session.flush()
         await ctx.audit(
             "sync.operation",
@@ -148,15 +151,7 @@ async def run_operation(ctx: Ctx, op: Operation, request_hash: str) -> Operation
         result = OperationResult(
             op_id=op.op_id, kind=_kind(op), outcome="APPLIED", status=200, result=msgspec.to_builtins(applied)
         )
-        ctx.session.add(
-            SyncOperation(
-                officer_id=ctx.actor.id,
-                client_op_id=op.op_id,
-                kind=_kind(op),
-                request_hash=request_hash,
-                result=msgspec.to_builtins(result),
-            )
-        )
+        ctx.session.add(_ledger_row(ctx, op, request_hash, result))
         await ctx.session.flush()
         await savepoint.commit()
         return result
